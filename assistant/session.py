@@ -1,0 +1,71 @@
+"""From command-line flags to settings and a tool context (the glue every command shares)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.config import Settings, load_settings
+from tools.context import ToolContext
+from tools.errors import ConfigError
+
+
+@dataclass
+class CliState:
+    """Global options given before the command (``journey --config FILE …``)."""
+
+    config: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+STATE = CliState()
+
+
+def parse_maps(maps: list[str] | None) -> dict[str, str]:
+    """``["customer_id=user"]`` -> ``{"data.columns.customer_id": "user"}``."""
+    out: dict[str, str] = {}
+    for item in maps or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"--map {item!r} is not FIELD=COLUMN; e.g. --map customer_id=user_id")
+        out[f"data.columns.{key.strip()}"] = value.strip()
+    return out
+
+
+def settings_from_flags(
+    data: str | None = None,
+    source_format: str | None = None,
+    maps: list[str] | None = None,
+    timezone: str | None = None,
+    conversion: str | None = None,
+    **more: Any,
+) -> Settings:
+    """Settings with the flag values applied on top of environment, file and defaults."""
+    overrides: dict[str, Any] = {
+        "data.path": data,
+        "data.source_format": source_format,
+        "data.timezone": timezone,
+        "journey.conversion": conversion,
+        **parse_maps(maps),
+        **more,
+    }
+    return load_settings(STATE.config, overrides)
+
+
+def load_dataset(settings: Settings) -> Any:
+    """Load the configured event data on the configured engine."""
+    from tools.dataset import connect, load_events
+
+    con = connect(settings.engine.backend, settings.engine.threads)
+    return load_events(
+        settings.data.path,
+        source_format=settings.data.source_format,
+        columns=settings.column_map(),
+        timezone=settings.data.timezone,
+        con=con,
+    )
+
+
+def tool_context(settings: Settings) -> ToolContext:
+    """A context whose dataset loads on first use."""
+    return ToolContext(defaults=settings.defaults(), load_dataset=lambda: load_dataset(settings))

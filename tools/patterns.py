@@ -1,0 +1,7 @@
+"""Placeholder: filled by the issue that builds this tool."""
+
+from __future__ import annotations
+
+from tools.registry import ToolSpec
+
+SPECS: list[ToolSpec] = []
