@@ -238,7 +238,7 @@ def _materialize(con: Any, expr: ir.Table) -> ir.Table:
 
 def _data_range(con: Any, raw_ts: ir.Value, table: ir.Table) -> tuple[datetime, datetime] | None:
     probe = naive_range(raw_ts)
-    if probe.type().is_null():
+    if probe is None:
         return None
     row = table.aggregate(lo=probe.min(), hi=probe.max()).to_pyarrow().to_pylist()[0]
     if row["lo"] is None:

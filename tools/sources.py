@@ -137,7 +137,8 @@ def read_raw(con: Any, files: list[Path], storage: FileFormat, id_columns: tuple
         return con.read_json(paths if len(paths) > 1 else paths[0])
     if backend == "duckdb":
         return _read_csv_duckdb(con, paths, id_columns)
-    return con.read_csv(paths if len(paths) > 1 else paths[0], header=True, inferSchema=True)
+    # Everything as text: the loader parses timestamps and numbers itself and ids keep their leading zeros.
+    return con.read_csv(paths if len(paths) > 1 else paths[0], header=True, inferSchema=False)
 
 
 def _read_csv_duckdb(con: Any, paths: list[str], id_columns: tuple[str, ...]) -> ir.Table:

@@ -40,6 +40,11 @@ def _epoch_ms(value: ir.NumericValue) -> ir.IntegerValue:
     return ms.floor().cast("int64")
 
 
+def _epoch_timestamp(ms: ir.IntegerValue) -> ir.TimestampValue:
+    # Whole seconds plus a millisecond interval: PySpark converts epoch values only in seconds.
+    return (ms // 1000).as_timestamp("s") + (ms % 1000).as_interval("ms")
+
+
 def utc_transitions(tz: str, start: datetime, end: datetime) -> list[tuple[datetime, timedelta, timedelta]]:
     """Offset changes of ``tz`` between two naive UTC datetimes: (utc instant, offset before, offset after)."""
     zone = ZoneInfo(tz)
@@ -88,23 +93,23 @@ def to_utc(column: ir.Value, tz: str, data_range: tuple[datetime, datetime] | No
     if dtype.is_date():
         return local_to_utc(column.cast("timestamp"), tz, start, end)
     if dtype.is_integer() or dtype.is_floating() or dtype.is_decimal():
-        return _epoch_ms(column.cast("float64")).as_timestamp("ms")
+        return _epoch_timestamp(_epoch_ms(column.cast("float64")))
     text = column.cast("string").strip()
     numeric = text.re_search(_NUMERIC_RE)
-    epoch = _epoch_ms(text.try_cast("float64")).as_timestamp("ms")
+    epoch = _epoch_timestamp(_epoch_ms(text.try_cast("float64")))
     has_offset = text.re_search(_OFFSET_RE)
     zoned = text.try_cast("timestamp('UTC')").cast("timestamp")
     naive = local_to_utc(text.try_cast("timestamp"), tz, start, end)
     return ibis.cases((numeric, epoch), (has_offset, zoned), else_=naive)
 
 
-def naive_range(column: ir.Value) -> ir.Value:
-    """Expressions (min, max) of the column read as naive timestamps, used to bound the DST table."""
+def naive_range(column: ir.Value) -> ir.Value | None:
+    """The column read as naive timestamps (to bound the DST table), or None for epoch numbers."""
     dtype = column.type()
     if dtype.is_timestamp() or dtype.is_date():
         value = column.cast("timestamp")
     elif dtype.is_string():
         value = column.strip().try_cast("timestamp")
     else:
-        return ibis.null("timestamp")
+        return None
     return value
