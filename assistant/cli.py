@@ -53,7 +53,13 @@ class JourneyGroup(TyperGroup):
 
 def make_typer(**kwargs: Any) -> typer.Typer:
     """A Typer app or sub-group with the project's error handling and no locals in tracebacks."""
-    return typer.Typer(cls=JourneyGroup, pretty_exceptions_show_locals=False, no_args_is_help=True, **kwargs)
+    return typer.Typer(
+        cls=JourneyGroup,
+        pretty_exceptions_show_locals=False,
+        no_args_is_help=True,
+        add_completion=False,
+        **kwargs,
+    )
 
 
 app = make_typer(

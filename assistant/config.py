@@ -15,14 +15,16 @@ import os
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from tools.context import JourneyDefaults
-from tools.dataset import ColumnMap
 from tools.durations import parse_duration
 from tools.errors import ArgumentError, ConfigError
+
+if TYPE_CHECKING:
+    from tools.dataset import ColumnMap
 
 ENV_PREFIX = "JOURNEY_"
 # Variables with a meaning of their own, not settings.
@@ -144,6 +146,8 @@ class Settings(_Section):
 
     def column_map(self) -> ColumnMap:
         """The data column mapping as the loader's type."""
+        from tools.dataset import ColumnMap  # lazy: keeps `journey --help` free of the engine imports
+
         return ColumnMap(**self.data.columns.model_dump())
 
     def defaults(self) -> JourneyDefaults:

@@ -1,0 +1,50 @@
+"""Docs and help cannot drift: every command has help text and appears in the README."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import typer
+from typer.testing import CliRunner
+
+from assistant.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _commands() -> dict[str, click.Command]:
+    group = typer.main.get_command(app)
+    assert isinstance(group, click.Group)
+    found: dict[str, click.Command] = {}
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            for sub_name, sub in command.commands.items():
+                found[f"{name} {sub_name}"] = sub
+        found[name] = command
+    return found
+
+
+def test_every_command_has_help() -> None:
+    for name, command in _commands().items():
+        assert (command.help or "").strip(), f"`journey {name}` has no help text"
+        result = CliRunner().invoke(app, [*name.split(), "--help"], catch_exceptions=False)
+        assert result.exit_code == 0, name
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in _commands():
+        assert f"journey {name}" in readme, f"`journey {name}` is missing from README.md"
+
+
+def test_readme_quick_start_is_the_two_make_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^\$ (.+)$", quick, flags=re.MULTILINE)
+    assert commands == ["make demo", "make test"]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
