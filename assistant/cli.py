@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -34,20 +32,20 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 def fail(message: str, code: int = 1) -> None:
     """Print one error line to stderr and exit."""
-    click.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
 class JourneyGroup(TyperGroup):
     """Turns every ``JourneyError`` into one stderr line, at this single boundary."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except JourneyError as exc:
             if os.environ.get("JOURNEY_DEBUG"):
                 raise
-            click.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
 
 
@@ -105,4 +103,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -28,7 +28,9 @@ SAMPLE_QUESTIONS = (
 )
 
 
-def write_demo_data(customers: int, seed: int, out: Path, anomaly: bool = True, console: Console | None = None) -> dict[str, Any]:
+def write_demo_data(
+    customers: int, seed: int, out: Path, anomaly: bool = True, console: Console | None = None
+) -> dict[str, Any]:
     """Generate the demo data and say where it went and what was planted."""
     from tools.demo_data import generate
 
@@ -48,7 +50,7 @@ def _demo_settings(out: Path) -> Settings:
     return settings_from_flags(
         data=str(out / "events.parquet"),
         source_format="parquet",
-        **{"feedback.path": str(out / "feedback.csv"), "feedback.store": str(out / ".chroma")},
+        more={"feedback.path": str(out / "feedback.csv"), "feedback.store": str(out / ".chroma")},
     )
 
 

@@ -13,14 +13,17 @@ DataOpt = Annotated[
 ]
 SourceFormatOpt = Annotated[
     str | None,
-    typer.Option("--source-format", help="auto|csv|parquet|json|ga4|segment (default: auto, by extension and content)."),
+    typer.Option(
+        "--source-format", help="auto|csv|parquet|json|ga4|segment (default: auto, by extension and content)."
+    ),
 ]
 MapOpt = Annotated[
     list[str] | None,
     typer.Option("--map", help="Column mapping FIELD=COLUMN, e.g. --map customer_id=user; repeatable."),
 ]
 TimezoneOpt = Annotated[
-    str | None, typer.Option("--timezone", help="IANA zone for timestamps without an offset (default: [data] timezone).")
+    str | None,
+    typer.Option("--timezone", help="IANA zone for timestamps without an offset (default: [data] timezone)."),
 ]
 ConversionOpt = Annotated[
     str | None, typer.Option("--conversion", help="The conversion event (default: [journey] conversion).")

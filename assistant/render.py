@@ -55,11 +55,8 @@ def to_json(result: ToolResult) -> str:
 def to_csv(result: ToolResult) -> str:
     """The primary table (the first list of records in ``result``) as CSV; scalars if there is no table."""
     tables = result.tables()
-    rows: list[dict[str, Any]]
-    if tables:
-        rows = next(iter(tables.values()))
-    else:
-        rows = [{"field": k, "value": v} for k, v in result.scalars().items()]
+    scalars = [{"field": k, "value": v} for k, v in result.scalars().items()]
+    rows: list[dict[str, Any]] = next(iter(tables.values())) if tables else scalars
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
@@ -67,9 +64,7 @@ def to_csv(result: ToolResult) -> str:
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(
-            {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()}
-        )
+        writer.writerow({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()})
     return buffer.getvalue()
 
 
@@ -94,10 +89,14 @@ def to_markdown(result: ToolResult, title: str | None = None) -> str:
         parts.append(f"### {name}\n\n{_md_table(rows)}")
     for name, value in result.result.items():
         if isinstance(value, dict) and value:
-            parts.append(f"### {name}\n\n" + _md_table([{"key": k, "value": format_value(k, v)} for k, v in value.items()]))
+            parts.append(
+                f"### {name}\n\n" + _md_table([{"key": k, "value": format_value(k, v)} for k, v in value.items()])
+            )
     if result.notes:
         parts.append("### Notes\n\n" + "\n".join(f"- {note}" for note in result.notes))
-    parts.append("### Definition\n\n" + "\n".join(f"- **{k}**: {format_value(k, v)}" for k, v in result.definition.items()))
+    parts.append(
+        "### Definition\n\n" + "\n".join(f"- **{k}**: {format_value(k, v)}" for k, v in result.definition.items())
+    )
     return "\n\n".join(parts) + "\n"
 
 

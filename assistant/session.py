@@ -38,7 +38,7 @@ def settings_from_flags(
     maps: list[str] | None = None,
     timezone: str | None = None,
     conversion: str | None = None,
-    **more: Any,
+    more: dict[str, Any] | None = None,
 ) -> Settings:
     """Settings with the flag values applied on top of environment, file and defaults."""
     overrides: dict[str, Any] = {
@@ -47,7 +47,7 @@ def settings_from_flags(
         "data.timezone": timezone,
         "journey.conversion": conversion,
         **parse_maps(maps),
-        **more,
+        **(more or {}),
     }
     return load_settings(STATE.config, overrides)
 

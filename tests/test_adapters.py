@@ -85,16 +85,41 @@ def test_ga4_parquet_auto_detected(tmp_path: Path) -> None:
 
 
 SEGMENT_CALLS = [
-    {"type": "page", "anonymousId": "a1", "timestamp": "2024-03-01T10:00:00.000Z", "name": "Home",
-     "context": {"campaign": {"source": "google", "medium": "cpc", "name": "spring"}}},
-    {"type": "track", "anonymousId": "a1", "event": "Product Viewed", "timestamp": "2024-03-01T10:05:00Z",
-     "properties": {"sku": "x"}},
-    {"type": "identify", "anonymousId": "a1", "userId": "u42", "timestamp": "2024-03-01T10:06:00Z",
-     "traits": {"email": "someone@example.com"}},
-    {"type": "track", "userId": "u42", "event": "Order Completed", "timestamp": "2024-03-01T12:00:00+01:00",
-     "properties": {"revenue": 99.5}},
-    {"type": "track", "anonymousId": "a2", "event": "Product Viewed", "timestamp": "2024-03-02T09:00:00Z",
-     "context": {"campaign": {"source": "newsletter", "medium": "email", "name": "weekly"}}},
+    {
+        "type": "page",
+        "anonymousId": "a1",
+        "timestamp": "2024-03-01T10:00:00.000Z",
+        "name": "Home",
+        "context": {"campaign": {"source": "google", "medium": "cpc", "name": "spring"}},
+    },
+    {
+        "type": "track",
+        "anonymousId": "a1",
+        "event": "Product Viewed",
+        "timestamp": "2024-03-01T10:05:00Z",
+        "properties": {"sku": "x"},
+    },
+    {
+        "type": "identify",
+        "anonymousId": "a1",
+        "userId": "u42",
+        "timestamp": "2024-03-01T10:06:00Z",
+        "traits": {"email": "someone@example.com"},
+    },
+    {
+        "type": "track",
+        "userId": "u42",
+        "event": "Order Completed",
+        "timestamp": "2024-03-01T12:00:00+01:00",
+        "properties": {"revenue": 99.5},
+    },
+    {
+        "type": "track",
+        "anonymousId": "a2",
+        "event": "Product Viewed",
+        "timestamp": "2024-03-02T09:00:00Z",
+        "context": {"campaign": {"source": "newsletter", "medium": "email", "name": "weekly"}},
+    },
 ]
 
 

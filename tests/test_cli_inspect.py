@@ -33,7 +33,9 @@ def _run(*args: str) -> tuple[int, str, str]:
 
 
 def test_inspect_json_is_exactly_one_object(events: Path) -> None:
-    code, out, _ = _run("inspect", "--data", str(events), "--map", "customer_id=uid", "--map", "timestamp=ts", "--format", "json")
+    code, out, _ = _run(
+        "inspect", "--data", str(events), "--map", "customer_id=uid", "--map", "timestamp=ts", "--format", "json"
+    )
     assert code == 0
     payload = json.loads(out)
     assert set(payload) == {"tool", "definition", "result", "notes"}

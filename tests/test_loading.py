@@ -105,7 +105,9 @@ def test_missing_required_column_names_it_and_lists_columns(tmp_path: Path) -> N
 def test_column_mapping_and_properties_kept(tmp_path: Path) -> None:
     rows = [{"uid": "u1", "ts": "2024-01-01 00:00:00", "action": "visit", "src": "email", "device": "mobile"}]
     _write_csv(tmp_path / "e.csv", rows)
-    ds = load_events(tmp_path / "e.csv", columns=ColumnMap(customer_id="uid", timestamp="ts", event="action", channel="src"))
+    ds = load_events(
+        tmp_path / "e.csv", columns=ColumnMap(customer_id="uid", timestamp="ts", event="action", channel="src")
+    )
     frame = _events(ds)
     assert frame.loc[0, "customer_id"] == "u1" and frame.loc[0, "channel"] == "email"
     assert ds.property_columns == ["device"]
@@ -142,7 +144,9 @@ def test_dst_ambiguous_local_time_takes_first_occurrence(tmp_path: Path) -> None
 
 
 def test_native_epoch_integers_in_parquet(tmp_path: Path) -> None:
-    pd.DataFrame({"customer_id": ["a"], "timestamp": [1705312800000], "event": ["x"]}).to_parquet(tmp_path / "e.parquet")
+    pd.DataFrame({"customer_id": ["a"], "timestamp": [1705312800000], "event": ["x"]}).to_parquet(
+        tmp_path / "e.parquet"
+    )
     ds = load_events(tmp_path / "e.parquet")
     assert ds.events.to_pandas().timestamp[0] == datetime(2024, 1, 15, 10, 0)
 

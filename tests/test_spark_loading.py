@@ -14,7 +14,13 @@ from tools.dataset import load_events
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 ROWS = [
-    {"customer_id": "001", "timestamp": "2024-03-01T10:00:00+02:00", "event": "visit", "channel": "email", "revenue": ""},
+    {
+        "customer_id": "001",
+        "timestamp": "2024-03-01T10:00:00+02:00",
+        "event": "visit",
+        "channel": "email",
+        "revenue": "",
+    },
     {"customer_id": "001", "timestamp": "2024-03-01 11:00:00", "event": "purchase", "channel": "", "revenue": "9.5"},
     {"customer_id": "001", "timestamp": "2024-03-01 11:00:00", "event": "purchase", "channel": "", "revenue": "9.5"},
     {"customer_id": "002", "timestamp": "1709373000", "event": "visit", "channel": "", "revenue": ""},
@@ -49,11 +55,21 @@ def test_csv_loading_and_aggregate_match_duckdb(tmp_path: Path, spark_con: Any) 
 
 def test_jsonl_segment_adapter_on_spark(tmp_path: Path, spark_con: Any) -> None:
     calls = [
-        {"type": "track", "anonymousId": "a1", "event": "Viewed", "timestamp": "2024-03-01T10:00:00Z",
-         "context": {"campaign": {"source": "google", "medium": "cpc", "name": "spring"}}},
+        {
+            "type": "track",
+            "anonymousId": "a1",
+            "event": "Viewed",
+            "timestamp": "2024-03-01T10:00:00Z",
+            "context": {"campaign": {"source": "google", "medium": "cpc", "name": "spring"}},
+        },
         {"type": "identify", "anonymousId": "a1", "userId": "u1", "timestamp": "2024-03-01T10:01:00Z"},
-        {"type": "track", "userId": "u1", "event": "Order Completed", "timestamp": "2024-03-01T11:00:00Z",
-         "properties": {"revenue": 20.0}},
+        {
+            "type": "track",
+            "userId": "u1",
+            "event": "Order Completed",
+            "timestamp": "2024-03-01T11:00:00Z",
+            "properties": {"revenue": 20.0},
+        },
     ]
     path = tmp_path / "s.jsonl"
     path.write_text("\n".join(json.dumps(c) for c in calls))

@@ -133,9 +133,7 @@ class Dataset:
         if "event_counts" not in self._cache:
             t = self.events
             frame = t.group_by("event").agg(n=t.count()).order_by([ibis.desc("n"), "event"]).to_pyarrow()
-            self._cache["event_counts"] = dict(
-                zip(frame["event"].to_pylist(), frame["n"].to_pylist(), strict=True)
-            )
+            self._cache["event_counts"] = dict(zip(frame["event"].to_pylist(), frame["n"].to_pylist(), strict=True))
         return dict(self._cache["event_counts"])
 
     def channel_counts(self) -> dict[str, int]:
@@ -143,9 +141,7 @@ class Dataset:
         if "channel_counts" not in self._cache:
             t = self.events.filter(self.events.channel.notnull())
             frame = t.group_by("channel").agg(n=t.count()).order_by([ibis.desc("n"), "channel"]).to_pyarrow()
-            self._cache["channel_counts"] = dict(
-                zip(frame["channel"].to_pylist(), frame["n"].to_pylist(), strict=True)
-            )
+            self._cache["channel_counts"] = dict(zip(frame["channel"].to_pylist(), frame["n"].to_pylist(), strict=True))
         return dict(self._cache["channel_counts"])
 
     def summary(self) -> dict[str, Any]:
@@ -207,7 +203,7 @@ def connect(backend: str = "duckdb", threads: int = 0) -> Any:
             con = ibis.pyspark.connect(session)
         else:
             con = ibis.connect(backend)
-    except Exception as exc:  # noqa: BLE001 - any driver failure becomes one config error line
+    except Exception as exc:
         raise ConfigError(
             f"cannot open engine {backend!r} ({type(exc).__name__}: {exc}); fix [engine] backend in config.toml"
         ) from exc
@@ -343,9 +339,9 @@ def _prepare(
     quality.unparseable_timestamp = int(counts["bad_ts"] or 0)
     quality.null_event = int(counts["no_event"] or 0)
     quality.unparseable_revenue = int(counts["bad_revenue"] or 0)
-    valid = staged.filter(
-        staged.customer_id.notnull() & staged.timestamp.notnull() & staged.event.notnull()
-    ).drop("_ts_present", "_revenue_bad")
+    valid = staged.filter(staged.customer_id.notnull() & staged.timestamp.notnull() & staged.event.notnull()).drop(
+        "_ts_present", "_revenue_bad"
+    )
     valid = _stitch(con, valid, links, quality)
     ordered = ["customer_id", "timestamp", "event", "channel", "campaign", "revenue"]
     rest = [c for c in valid.columns if c not in ordered]
@@ -410,14 +406,14 @@ def load_events(
     storage = file_format(files) if source_format in ("auto", "ga4", "segment") else source_format
     if storage not in ("csv", "parquet", "json"):
         raise DataError(f"cannot read {storage!r} files")
-    fmt = sniff(files, storage, con) if source_format == "auto" else source_format
+    fmt = sniff(files, storage, con) if source_format == "auto" else source_format  # type: ignore[arg-type]
     columns = columns or ColumnMap()
     id_cols = (columns.customer_id, columns.anonymous_id, "user_id", "user_pseudo_id", "userId", "anonymousId")
     try:
         raw = read_raw(con, files, storage, id_columns=id_cols)  # type: ignore[arg-type]
     except DataError:
         raise
-    except Exception as exc:  # noqa: BLE001 - engine read errors become one data error line
+    except Exception as exc:
         raise DataError(
             f"cannot read {str(path)!r} as {storage} ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
             "check the file or pass --source-format"

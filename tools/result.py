@@ -58,7 +58,7 @@ class ToolResult(BaseModel):
 def _round_sig(value: float, digits: int) -> float:
     if value == 0 or not math.isfinite(value):
         return value
-    return round(value, max(digits - 1 - int(math.floor(math.log10(abs(value)))), 0))
+    return round(value, max(digits - 1 - math.floor(math.log10(abs(value))), 0))
 
 
 def _compact(value: Any, max_rows: int, digits: int) -> Any:

@@ -16,7 +16,9 @@ def register(app: typer.Typer) -> None:
         customers: Annotated[int, typer.Option(help="Number of customers to generate.")] = 20_000,
         seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 42,
         out: Annotated[Path, typer.Option(help="Output folder.")] = Path("demo"),
-        anomaly: Annotated[bool, typer.Option(help="Plant the anomalous day (--no-anomaly for a calm dataset).")] = True,
+        anomaly: Annotated[
+            bool, typer.Option(help="Plant the anomalous day (--no-anomaly for a calm dataset).")
+        ] = True,
     ) -> None:
         """Seeded synthetic events + feedback with planted, documented truths (see truth.json)."""
         from assistant.demo import write_demo_data
