@@ -87,3 +87,15 @@ def run_demo(out: Path, customers: int, seed: int, console: Console | None = Non
         result = invoke(name, arguments, context)
         print_table(result, console, max_rows=12)
         console.print(f"[dim]{name} took {time.perf_counter() - started:.2f}s[/dim]")
+    _sample_questions(context, settings, console)
+
+
+def _sample_questions(context: Any, settings: Settings, console: Console) -> None:
+    from rich.markdown import Markdown
+
+    from assistant.agent import answer_samples
+
+    console.rule("Sample questions")
+    for question, turn in zip(SAMPLE_QUESTIONS, answer_samples(context, settings, SAMPLE_QUESTIONS), strict=True):
+        console.print(f"[bold]? {question}[/bold]")
+        console.print(Markdown(turn.answer))

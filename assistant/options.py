@@ -23,13 +23,13 @@ MapOpt = Annotated[
 ]
 TimezoneOpt = Annotated[
     str | None,
-    typer.Option("--timezone", help="IANA zone for timestamps without an offset (default: [data] timezone)."),
+    typer.Option("--timezone", help="IANA zone for timestamps without an offset (default: \\[data] timezone)."),
 ]
 ConversionOpt = Annotated[
-    str | None, typer.Option("--conversion", help="The conversion event (default: [journey] conversion).")
+    str | None, typer.Option("--conversion", help="The conversion event (default: \\[journey] conversion).")
 ]
 FormatOpt = Annotated[
     OutputFormat, typer.Option("--format", "-f", help="Output: table, json (one object), csv or markdown.")
 ]
-StoreOpt = Annotated[str | None, typer.Option("--store", help="Chroma directory (default: [feedback] store).")]
-FeedbackOpt = Annotated[str | None, typer.Option("--feedback", help="Feedback file (default: [feedback] path).")]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Chroma directory (default: \\[feedback] store).")]
+FeedbackOpt = Annotated[str | None, typer.Option("--feedback", help="Feedback file (default: \\[feedback] path).")]

@@ -66,6 +66,23 @@ def load_dataset(settings: Settings) -> Any:
     )
 
 
+def feedback_source(settings: Settings) -> Any:
+    """What the feedback tools need: store, collection, embedding, file, and how to infer stages."""
+    from tools.feedback_store import FeedbackSource
+
+    return FeedbackSource(
+        store=settings.feedback.store,
+        collection=settings.feedback.collection,
+        embedding=settings.feedback.embedding,
+        path=settings.feedback.path or None,
+        timezone=settings.data.timezone,
+        quote_chars=settings.privacy.quote_chars,
+        stages=tuple(settings.journey.stages),
+    )
+
+
 def tool_context(settings: Settings) -> ToolContext:
-    """A context whose dataset loads on first use."""
-    return ToolContext(defaults=settings.defaults(), load_dataset=lambda: load_dataset(settings))
+    """A context whose dataset loads on first use, with the feedback store configured."""
+    context = ToolContext(defaults=settings.defaults(), load_dataset=lambda: load_dataset(settings))
+    context.feedback = feedback_source(settings)
+    return context

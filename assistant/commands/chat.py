@@ -38,7 +38,6 @@ def session(
 ) -> tuple[Settings, ToolContext]:
     """Settings from the flags, and a tool context with the event data and the feedback store."""
     from assistant.session import settings_from_flags, tool_context
-    from tools.feedback_store import FeedbackSource
 
     settings = settings_from_flags(
         data,
@@ -48,17 +47,7 @@ def session(
         conversion,
         more={"feedback.path": feedback, "llm.provider": provider},
     )
-    context = tool_context(settings)
-    context.feedback = FeedbackSource(
-        store=settings.feedback.store,
-        collection=settings.feedback.collection,
-        embedding=settings.feedback.embedding,
-        path=settings.feedback.path or None,
-        timezone=settings.data.timezone,
-        quote_chars=settings.privacy.quote_chars,
-        stages=tuple(settings.journey.stages),
-    )
-    return settings, context
+    return settings, tool_context(settings)
 
 
 def ask_definition(settings: Settings, question: str, provider: Any) -> dict[str, Any]:
