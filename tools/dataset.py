@@ -443,7 +443,7 @@ def from_records(
     raw = ibis.memtable(frame)
     if con.name != "duckdb":
         name = ibis.util.gen_name("records")
-        raw = con.create_view(name, con.create_table(name + "_t", frame, temp=True), overwrite=True)
+        raw = con.create_view(name, ibis.memtable(frame), overwrite=True)
     return load_table(con, raw, columns, timezone)
 
 
