@@ -273,7 +273,8 @@ def build_truth(
                 "true_effect_pp": 0,
             },
             "paid_search": {
-                "retouch_probability_among_product_viewers": w.PAID_RETOUCH_PROBABILITY,
+                "retouch_probability": w.PAID_RETOUCH_PROBABILITY,
+                "retouch_assignment": "random among all customers, 1-24 hours after arrival",
                 "campaigns": list(w.PAID_SEARCH_CAMPAIGNS),
                 "true_effect_pp": 0,
             },

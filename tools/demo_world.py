@@ -53,10 +53,13 @@ ENTRY_SIGNUP_SHIFT = {"organic_search": 0.0, "paid_search": 0.0, "social": -0.05
 # Repeat visits (0-2 extra per customer): Poisson rate by segment, channel mix (None = direct, no channel).
 REPEAT_VISIT_RATE = {"fast_converters": 0.2, "researchers": 1.5, "bouncers": 0.2}
 REPEAT_VISIT_MAX = 2
-REPEAT_CHANNELS = (None, "organic_search", "paid_search", "social", "referral")
-REPEAT_CHANNEL_SHARES = (0.35, 0.25, 0.20, 0.10, 0.10)
-# Paid-search retouches (event touch) between arrival and signup, no causal effect.
-PAID_RETOUCH_PROBABILITY = 0.25
+# Repeat visits are direct (no channel): their timing follows the journey's length, so a channel on them would be
+# an exposure that depends on the future outcome and no estimator could recover its true (zero) effect.
+REPEAT_CHANNELS: tuple[str | None, ...] = (None,)
+REPEAT_CHANNEL_SHARES = (1.0,)
+# Paid-search retouches (event touch): a random 20% of all customers, 1-24 hours after arrival, no causal effect.
+PAID_RETOUCH_PROBABILITY = 0.20
+PAID_RETOUCH_HOURS = (1.0, 24.0)
 
 # --- the randomised email and the targeted retargeting ----------------------------------------------------
 EMAIL_PROBABILITY = 0.4  # among customers who reached signup, independent of everything else
@@ -299,9 +302,10 @@ def simulate(n: int, rng: np.random.Generator, anomaly: bool = True) -> World:
         campaign=CAMPAIGN_NAMES.index(RETARGETING_CAMPAIGN),
     )
 
-    # Paid-search retouches between arrival and (candidate) signup time, for some product viewers.
-    who = np.flatnonzero(reach[:, 1] & (rng.random(n) < PAID_RETOUCH_PROBABILITY))
-    t_paid = arrival[who] + rng.uniform(0.05, 0.95, who.size) * (cand[who, 2] - arrival[who])
+    # Paid-search retouches: assigned at random and timed from arrival only, never from later progress, so the
+    # planted zero effect is recoverable (exposure that depends on the future cannot be de-confounded).
+    who = np.flatnonzero(rng.random(n) < PAID_RETOUCH_PROBABILITY)
+    t_paid = arrival[who] + 3600.0 * rng.uniform(*PAID_RETOUCH_HOURS, who.size)
     ev.add(
         who,
         t_paid,
