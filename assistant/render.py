@@ -15,7 +15,8 @@ from typing import Any, Literal
 from tools.result import ToolResult
 
 OutputFormat = Literal["table", "json", "csv", "markdown"]
-_PERCENT_HINTS = ("share", "rate", "conversion", "support", "_pp_fraction", "negative_share", "removal_effect")
+_PERCENT_HINTS = ("share", "rate", "conversion", "support", "negative_share", "removal_effect", "ci_low", "ci_high")
+_PATH_HINTS = ("path", "pattern", "steps", "sequence", "stages")
 
 
 def _is_percent(key: str) -> bool:
@@ -41,7 +42,9 @@ def format_value(key: str, value: Any) -> str:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
-        return " > ".join(str(v) for v in value) if all(isinstance(v, str) for v in value) else json.dumps(value)
+        if all(isinstance(v, str) for v in value):
+            return (" > " if any(hint in key for hint in _PATH_HINTS) else "; ").join(value)
+        return json.dumps(value, default=str)
     if isinstance(value, dict):
         return ", ".join(f"{k}={format_value(k, v)}" for k, v in value.items())
     return str(value)
@@ -114,6 +117,14 @@ def print_table(result: ToolResult, console: Any = None, max_rows: int = 50) -> 
         for key, value in scalars.items():
             grid.add_row(key, format_value(key, value))
         console.print(grid)
+    for name, value in result.result.items():
+        if isinstance(value, dict) and value:
+            block = Table(title=name, show_header=False, title_justify="left")
+            block.add_column(style="bold")
+            block.add_column()
+            for key, item in value.items():
+                block.add_row(str(key), format_value(str(key), item))
+            console.print(block)
     for name, rows in result.tables().items():
         columns: list[str] = []
         for row in rows:

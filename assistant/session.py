@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from assistant.config import Settings, load_settings
 from tools.context import ToolContext
 from tools.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tools.feedback_store import FeedbackSource
 
 
 @dataclass
@@ -66,23 +70,36 @@ def load_dataset(settings: Settings) -> Any:
     )
 
 
-def feedback_source(settings: Settings) -> Any:
-    """What the feedback tools need: store, collection, embedding, file, and how to infer stages."""
+def feedback_source(
+    settings: Settings, path: str | Path | None = None, columns: dict[str, str] | None = None
+) -> FeedbackSource:
+    """The ``FeedbackSource`` for these settings (what ``ToolContext.feedback`` holds).
+
+    Args:
+        settings: the application settings (store, collection, embedding, quote length, stages, timezone).
+        path: a feedback file the tools index on first use; ``None`` to use the store as it is.
+        columns: feedback column mapping (``--map``).
+    """
     from tools.feedback_store import FeedbackSource
 
+    options: dict[str, Any] = {}
+    if settings.feedback.embedding == "openai":
+        options = {"api_key_env": settings.llm.api_key_env, "base_url": settings.llm.base_url}
     return FeedbackSource(
         store=settings.feedback.store,
         collection=settings.feedback.collection,
         embedding=settings.feedback.embedding,
-        path=settings.feedback.path or None,
+        path=str(path) if path else None,
+        columns=columns or {},
         timezone=settings.data.timezone,
         quote_chars=settings.privacy.quote_chars,
         stages=tuple(settings.journey.stages),
+        embedding_options=options,
     )
 
 
 def tool_context(settings: Settings) -> ToolContext:
     """A context whose dataset loads on first use, with the feedback store configured."""
     context = ToolContext(defaults=settings.defaults(), load_dataset=lambda: load_dataset(settings))
-    context.feedback = feedback_source(settings)
+    context.feedback = feedback_source(settings, path=settings.feedback.path or None)
     return context
