@@ -15,7 +15,17 @@ from typing import Any, Literal
 from tools.result import ToolResult
 
 OutputFormat = Literal["table", "json", "csv", "markdown"]
-_PERCENT_HINTS = ("share", "rate", "conversion", "support", "negative_share", "removal_effect", "ci_low", "ci_high")
+_PERCENT_HINTS = (
+    "share",
+    "rate",
+    "conversion",
+    "support",
+    "negative_share",
+    "removal_effect",
+    "ci_low",
+    "ci_high",
+    "change",
+)
 _PATH_HINTS = ("path", "pattern", "steps", "sequence", "stages")
 
 
