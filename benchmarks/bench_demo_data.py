@@ -28,16 +28,10 @@ def main() -> None:
     out = ROOT / "bench-data" / f"generate-c{args.customers}"
     out.mkdir(parents=True, exist_ok=True)
     timer = Timer(f"demo data: {args.customers:,} customers, seed {args.seed}")
-    world, feedback = timer.run(
-        "simulate world + feedback", lambda: demo_data.simulate(args.customers, args.seed)
-    )
+    world, feedback = timer.run("simulate world + feedback", lambda: demo_data.simulate(args.customers, args.seed))
     timer.run("write events (parquet + csv) + segments", lambda: demo_data.write_events(world, out))
-    timer.run(
-        "write feedback (parquet + csv) + labels", lambda: demo_data.write_feedback(world, feedback, out)
-    )
-    truth = timer.run(
-        "truth.json", lambda: demo_data.build_truth(args.customers, args.seed, True, world, feedback)
-    )
+    timer.run("write feedback (parquet + csv) + labels", lambda: demo_data.write_feedback(world, feedback, out))
+    truth = timer.run("truth.json", lambda: demo_data.build_truth(args.customers, args.seed, True, world, feedback))
     (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     total = sum(seconds for _, seconds, _ in timer.rows)
     timer.report()

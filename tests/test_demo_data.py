@@ -178,9 +178,7 @@ def test_email_randomised_after_signup_before_pricing(events: pd.DataFrame, firs
     # Randomised: exposure does not depend on how the customer arrived.
     exposed = firsts.index[firsts.signup.notna()].isin(email.customer_id)
     entry = events[events.event == "visit"].groupby("customer_id").channel.first()
-    by_channel = (
-        pd.Series(exposed).groupby(entry.reindex(firsts.index[firsts.signup.notna()]).to_numpy()).mean()
-    )
+    by_channel = pd.Series(exposed).groupby(entry.reindex(firsts.index[firsts.signup.notna()]).to_numpy()).mean()
     assert by_channel.max() - by_channel.min() < 0.12
 
 
@@ -323,9 +321,7 @@ def test_world_arrays_are_seeded() -> None:
 
 def test_iso_text_and_ids_match_the_slow_formatting() -> None:
     seconds = np.array([0, 59, 86_399, demo_world.PERIOD_END_S], dtype=np.int64)
-    ts = pa.array(
-        (demo_world.PERIOD_START + seconds).astype("datetime64[us]"), type=pa.timestamp("us", tz="UTC")
-    )
+    ts = pa.array((demo_world.PERIOD_START + seconds).astype("datetime64[us]"), type=pa.timestamp("us", tz="UTC"))
     expected = [
         "2024-01-01T00:00:00Z",
         "2024-01-01T00:00:59Z",

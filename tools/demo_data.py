@@ -176,12 +176,8 @@ def _realised(world: w.World, feedback: fb.Feedback) -> dict[str, Any]:
         "retargeting_rate_among_pricing": _rate(int(rt.sum()), int(pricing.sum())),
         "naive_purchase_rate_retargeted": _rate(int(purchase[rt].sum()), int(rt.sum())),
         "naive_purchase_rate_not_retargeted": _rate(int(purchase[~rt].sum()), int((~rt).sum())),
-        "purchase_rate_pricing_not_retargeted": _rate(
-            int(purchase[pricing & ~rt].sum()), int((pricing & ~rt).sum())
-        ),
-        "purchase_rate_pricing_retargeted": _rate(
-            int(purchase[pricing & rt].sum()), int((pricing & rt).sum())
-        ),
+        "purchase_rate_pricing_not_retargeted": _rate(int(purchase[pricing & ~rt].sum()), int((pricing & ~rt).sum())),
+        "purchase_rate_pricing_retargeted": _rate(int(purchase[pricing & rt].sum()), int((pricing & rt).sum())),
         "feedback_rows": int(feedback.customer.size),
         "feedback_negative_share_by_stage": neg_by_stage,
         "feedback_with_pii": int(feedback.pii.sum()),
@@ -218,9 +214,7 @@ def _description(anomaly: bool, att: float) -> list[str]:
     ]
 
 
-def build_truth(
-    customers: int, seed: int, anomaly: bool, world: w.World, feedback: fb.Feedback
-) -> dict[str, Any]:
+def build_truth(customers: int, seed: int, anomaly: bool, world: w.World, feedback: fb.Feedback) -> dict[str, Any]:
     """The truth.json document: planted parameters, realised effects and descriptions."""
     diff = world.y1.astype(np.int64) - world.y0.astype(np.int64)
     signups = ~np.isnan(world.stage_time[:, 2])
@@ -316,9 +310,7 @@ def simulate(customers: int, seed: int, anomaly: bool = True) -> tuple[w.World, 
 def write_events(world: w.World, out: Path) -> None:
     """events.parquet + events.csv, and segments_truth.parquet."""
     _write(_event_table(world), out, "events")
-    segments = pa.table(
-        {"customer_id": customer_ids(world.segment.size), "segment": _names(world.segment, w.SEGMENTS)}
-    )
+    segments = pa.table({"customer_id": customer_ids(world.segment.size), "segment": _names(world.segment, w.SEGMENTS)})
     pq.write_table(segments, out / "segments_truth.parquet", compression="zstd")
 
 
@@ -329,9 +321,7 @@ def write_feedback(world: w.World, feedback: fb.Feedback, out: Path) -> None:
     pacsv.write_csv(labels, out / "feedback_truth.csv")
 
 
-def generate(
-    customers: int = 20_000, seed: int = 42, out: Path | str = "demo", anomaly: bool = True
-) -> dict[str, Any]:
+def generate(customers: int = 20_000, seed: int = 42, out: Path | str = "demo", anomaly: bool = True) -> dict[str, Any]:
     """Generate the demo data into ``out`` and return the truth (also written to truth.json).
 
     Args:

@@ -131,9 +131,7 @@ def _per_segment(values: dict[str, float], segment: np.ndarray) -> np.ndarray:
     return np.array([values[s] for s in SEGMENTS], dtype=float)[segment]
 
 
-def _lognormal_hours(
-    rng: np.random.Generator, median_h: np.ndarray | float, sigma: float, n: int
-) -> np.ndarray:
+def _lognormal_hours(rng: np.random.Generator, median_h: np.ndarray | float, sigma: float, n: int) -> np.ndarray:
     """Lognormal durations in seconds with the given median (hours)."""
     return np.exp(np.log(np.asarray(median_h) * 3600.0) + sigma * rng.standard_normal(n))
 
