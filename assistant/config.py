@@ -130,6 +130,8 @@ class PrivacySettings(_Section):
 class MemoSettings(_Section):
     out_dir: str = "memos"
     recommendation_ledger: str = ".journey/recommendations.jsonl"
+    # Target rates for transitions ("pricing->demo" = 0.35): a source of assumed improvements in recommendations.
+    benchmarks: dict[str, Annotated[float, Field(gt=0, le=1)]] = Field(default_factory=dict)
 
 
 class Settings(_Section):

@@ -10,16 +10,47 @@ from typing import Any
 from rich.console import Console
 
 from assistant.config import Settings
-from assistant.session import STATE, settings_from_flags
+from assistant.session import settings_from_flags
+from tools.result import ToolResult
 
-# The analyses the demo shows, in order, with their arguments (tools not yet registered are skipped).
-DEMO_ANALYSES: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("funnel", {}),
-    ("attribution", {"model": "all"}),
-    ("impact", {}),
-    ("segments", {}),
-    ("anomalies", {}),
-    ("feedback_summary", {"by": "stage"}),
+# The analyses the demo shows, in order: (tool, arguments, table to show, its columns, scalars to show).
+DEMO_ANALYSES: tuple[tuple[str, dict[str, Any], str, tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        "funnel",
+        {},
+        "steps",
+        ("step", "customers", "conversion_from_previous", "conversion_from_start", "median_time_from_previous"),
+        ("overall_conversion", "biggest_friction", "biggest_friction_extra_final_if_plus_10pct"),
+    ),
+    (
+        "attribution",
+        {"model": "all"},
+        "comparison",
+        ("channel", "last_share", "linear_share", "markov_share", "shapley_share", "rank_flips"),
+        ("total_conversions",),
+    ),
+    (
+        "impact",
+        {},
+        "channels",
+        ("channel", "effect_pp", "ci_low_pp", "ci_high_pp", "naive_difference_pp", "verdict"),
+        (),
+    ),
+    (
+        "segments",
+        {},
+        "segments",
+        ("segment", "name", "customers", "conversion_rate", "typical_path"),
+        (),
+    ),
+    ("anomalies", {}, "anomalies", ("date", "metric", "value", "expected", "change", "severity"), ("status",)),
+    (
+        "feedback_summary",
+        {"by": "stage"},
+        "by_stage",
+        ("stage", "count", "negative_share", "ci_low", "ci_high", "mean_sentiment"),
+        (),
+    ),
 )
 SAMPLE_QUESTIONS = (
     "Where do we lose the most people in the funnel?",
@@ -50,7 +81,11 @@ def _demo_settings(out: Path) -> Settings:
     return settings_from_flags(
         data=str(out / "events.parquet"),
         source_format="parquet",
-        more={"feedback.path": str(out / "feedback.csv"), "feedback.store": str(out / ".chroma")},
+        more={
+            "feedback.path": str(out / "feedback.csv"),
+            "feedback.store": str(out / ".chroma"),
+            "memo.recommendation_ledger": str(out / "recommendations.jsonl"),
+        },
     )
 
 
@@ -64,30 +99,51 @@ def _ensure_data(out: Path, customers: int, seed: int, console: Console) -> None
     write_demo_data(customers, seed, out, console=console)
 
 
-def run_demo(out: Path, customers: int, seed: int, console: Console | None = None) -> None:
-    """Run the whole offline demo and print where the memo is."""
+def _brief(result: ToolResult, table: str, columns: tuple[str, ...], scalars: tuple[str, ...]) -> ToolResult:
+    """A demo-sized view of a result: chosen scalars, one table with chosen columns, the first notes."""
+    rows = [{c: row.get(c) for c in columns if c in row} for row in result.result.get(table, [])][:8]
+    shown: dict[str, Any] = {k: result.result[k] for k in scalars if k in result.result}
+    shown[table] = rows
+    return ToolResult(tool=result.tool, definition={}, result=shown, notes=result.notes[:2])
+
+
+def run_demo(out: Path, customers: int, seed: int, console: Console | None = None) -> Path:
+    """Run the whole offline demo: data, analyses, sample questions, memo. Returns the memo's HTML path."""
+    from assistant.memo import write_demo_memo
     from assistant.render import print_table
     from assistant.session import tool_context
     from tools.describe import inspect_data
-    from tools.registry import all_tools, invoke
+    from tools.registry import invoke
 
-    console = console or Console()
-    STATE.extra["demo"] = True
+    console = console or Console(width=max(Console().width, 110))
+    started_all = time.perf_counter()
     _ensure_data(out, customers, seed, console)
     settings = _demo_settings(out)
     context = tool_context(settings)
     console.rule("What is in the data")
-    print_table(inspect_data(context.dataset(), top=12), console)
-    tools = all_tools()
-    for name, arguments in DEMO_ANALYSES:
-        if name not in tools:
-            continue
-        console.rule(name)
+    overview = inspect_data(context.dataset(), top=12)
+    print_table(_brief(overview, "channels", ("channel", "touches", "share"), _OVERVIEW), console)
+    for name, arguments, table, columns, scalars in DEMO_ANALYSES:
+        console.rule(f"journey {name.replace('_', ' ')}")
         started = time.perf_counter()
         result = invoke(name, arguments, context)
-        print_table(result, console, max_rows=12)
-        console.print(f"[dim]{name} took {time.perf_counter() - started:.2f}s[/dim]")
+        print_table(_brief(result, table, columns, scalars), console, max_rows=8)
+        console.print(f"[dim]{time.perf_counter() - started:.1f}s — full result: journey {_command(name)}[/dim]")
     _sample_questions(context, settings, console)
+    console.rule("Weekly memo")
+    html = write_demo_memo(context, settings, out / "memos")
+    console.print(f"memo written: [bold]{html}[/bold] and [bold]{html.with_suffix('.md')}[/bold]")
+    console.print(f"demo finished in {time.perf_counter() - started_all:.0f}s; open the memo in a browser:")
+    console.print(f"  {html.resolve().as_uri()}")
+    return html
+
+
+_OVERVIEW = ("customers", "events", "first_event", "last_event", "touches", "revenue")
+
+
+def _command(tool: str) -> str:
+    commands = {"feedback_summary": "feedback summary --by stage", "attribution": "attribution --model all"}
+    return commands.get(tool, tool)
 
 
 def _sample_questions(context: Any, settings: Settings, console: Console) -> None:

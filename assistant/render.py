@@ -128,7 +128,8 @@ def print_table(result: ToolResult, console: Any = None, max_rows: int = 50) -> 
             grid.add_row(key, format_value(key, value))
         console.print(grid)
     for name, value in result.result.items():
-        if isinstance(value, dict) and value:
+        # Small mappings (counts by kind, seconds by step) as key/value blocks; nested ones live in --format json.
+        if isinstance(value, dict) and value and not any(isinstance(v, (dict, list)) for v in value.values()):
             block = Table(title=name, show_header=False, title_justify="left")
             block.add_column(style="bold")
             block.add_column()
@@ -151,6 +152,8 @@ def print_table(result: ToolResult, console: Any = None, max_rows: int = 50) -> 
     for note in result.notes:
         console.print(f"[yellow]•[/yellow] {note}")
     shown = {k: v for k, v in result.definition.items() if not isinstance(v, dict)}
+    if not shown:
+        return
     console.print("[dim]definition: " + "; ".join(f"{k}={format_value(k, v)}" for k, v in shown.items()) + "[/dim]")
 
 

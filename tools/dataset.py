@@ -208,8 +208,11 @@ def connect(backend: str = "duckdb", threads: int = 0) -> Any:
             f"cannot open engine {backend!r} ({type(exc).__name__}: {exc}); fix [engine] backend in config.toml"
         ) from exc
     set_utc(con)
-    if con.name == "duckdb" and threads:
-        con.raw_sql(f"SET threads={int(threads)}")
+    if con.name == "duckdb":
+        # Progress bars would break the one-line stderr contract of the CLI.
+        con.raw_sql("SET enable_progress_bar=false")
+        if threads:
+            con.raw_sql(f"SET threads={int(threads)}")
     return con
 
 
@@ -217,6 +220,7 @@ def set_utc(con: Any) -> None:
     """Run the engine session in UTC so casts between zoned and naive timestamps are exact."""
     if con.name == "duckdb":
         con.raw_sql("SET TimeZone='UTC'")
+        con.raw_sql("SET enable_progress_bar=false")
     elif con.name == "pyspark":
         con._session.conf.set("spark.sql.session.timeZone", "UTC")
 

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-import ibis
-import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.context import JourneyDefaults, ToolContext
@@ -26,19 +24,16 @@ from tools.funnel_engine import (
     ORDERS,
     FunnelQuery,
     Order,
+    breakdown_rows,
     customer_chains,
     materialized,
     relevant_events,
-    seconds_between,
-    step_column,
+    step_metrics,
+    step_rows,
+    time_to_convert_rows,
 )
 from tools.registry import ToolSpec
 from tools.result import ToolResult
-from tools.survival import kaplan_meier, wilson_interval
-
-MAX_BREAKDOWN_VALUES = 20
-CONVERTED_BY_DAYS = (1, 3, 7, 14, 30)
-OTHER_VALUE = "(other)"
 
 ORDER_RULES = {
     "ordered": (
@@ -119,135 +114,6 @@ class FunnelComputation:
     notes: list[str] = field(default_factory=list)
 
 
-def _step_metrics(table: ir.Table, n: int, window: timedelta, data_end: datetime) -> dict[str, Any]:
-    metrics: dict[str, Any] = {}
-    for k in range(n):
-        metrics[f"n{k}"] = (table._reach >= k + 1).sum()
-    for k in range(1, n):
-        seconds = seconds_between(table[step_column(k)], table[step_column(k - 1)])
-        reached = table._reach >= k + 1
-        metrics[f"med{k}"] = seconds.quantile(0.5, where=reached)
-        metrics[f"p90_{k}"] = seconds.quantile(0.9, where=reached)
-    horizon = ibis.literal(data_end - window, type="timestamp")
-    metrics["open"] = ((table._reach < n) & (table._first > horizon)).sum()
-    return metrics
-
-
-def _rows(steps: tuple[str, ...], stats: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per-step rows from one row of ``_step_metrics``."""
-    counts = [int(stats[f"n{k}"] or 0) for k in range(len(steps))]
-    rows = []
-    for k, step in enumerate(steps):
-        previous = counts[k - 1] if k else None
-        low, high = wilson_interval(counts[k], previous) if previous is not None else (None, None)
-        median = _float(stats.get(f"med{k}")) if k else None
-        rows.append(
-            {
-                "step": step,
-                "customers": counts[k],
-                "conversion_from_previous": counts[k] / previous if previous else None,
-                "conversion_from_start": counts[k] / counts[0] if counts[0] else None,
-                "dropped_from_previous": previous - counts[k] if previous is not None else None,
-                "median_seconds_from_previous": median,
-                "p90_seconds_from_previous": _float(stats.get(f"p90_{k}")) if k else None,
-                "median_time_from_previous": _human(median),
-                "ci_low": low,
-                "ci_high": high,
-            }
-        )
-    return rows
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None or value != value else float(value)
-
-
-def _human(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.1f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
-
-
-def _breakdown(
-    table: ir.Table, query: FunnelQuery, window: timedelta, data_end: datetime, notes: list[str]
-) -> list[dict[str, Any]]:
-    n = len(query.steps)
-    grouped = table.group_by("_value").aggregate(**_step_metrics(table, n, window, data_end))
-    frame = grouped.to_pyarrow().to_pylist()
-    frame.sort(key=lambda r: (-int(r["n0"] or 0), str(r["_value"])))
-    kept, rest = frame[:MAX_BREAKDOWN_VALUES], frame[MAX_BREAKDOWN_VALUES:]
-    if rest:
-        # Counts add up; quantiles of merged groups are unknown, so the "(other)" row has none.
-        merged: dict[str, Any] = {"_value": OTHER_VALUE}
-        for k in range(n):
-            merged[f"n{k}"] = sum(int(r[f"n{k}"] or 0) for r in rest)
-        kept.append(merged)
-        notes.append(
-            f"breakdown by {query.by!r}: {len(rest)} smaller values merged into {OTHER_VALUE!r} "
-            f"(top {MAX_BREAKDOWN_VALUES} by step-1 customers shown)"
-        )
-    rows = []
-    for stats in kept:
-        for row in _rows(query.steps, stats):
-            rows.append({"value": stats["_value"], **row})
-    return rows
-
-
-def _time_to_convert(
-    table: ir.Table, query: FunnelQuery, window: timedelta, data_end: datetime
-) -> list[dict[str, Any]]:
-    """Kaplan–Meier time from the first step-1 event to the final step, overall and per breakdown value."""
-    n = len(query.steps)
-    converted = table._reach == n
-    end = ibis.literal(data_end, type="timestamp")
-    duration = ibis.cases(
-        (converted, seconds_between(table[step_column(n - 1)], table._first)),
-        else_=seconds_between(end, table._first),
-    )
-    horizon = ibis.literal(data_end - window, type="timestamp")
-    open_ = (~converted) & (table._first > horizon)
-    grouped = table.group_by(_value=table._value, _seconds=duration, _converted=converted, _open=open_).aggregate(
-        _customers=table.count()
-    )
-    frame = grouped.to_pyarrow()
-    values = frame["_value"].to_numpy(zero_copy_only=False)
-    seconds = frame["_seconds"].to_numpy(zero_copy_only=False).astype(float)
-    conv = frame["_converted"].to_numpy(zero_copy_only=False).astype(bool)
-    still_open = frame["_open"].to_numpy(zero_copy_only=False).astype(bool)
-    weights = frame["_customers"].to_numpy(zero_copy_only=False).astype(float)
-    groups: list[tuple[str, Any]] = [("(all)", slice(None))]
-    if query.by is not None:
-        totals: dict[str, float] = {}
-        for value, weight in zip(values.tolist(), weights.tolist(), strict=True):
-            totals[value] = totals.get(value, 0.0) + weight
-        ranked = sorted(totals, key=lambda v: (-totals[v], str(v)))[:MAX_BREAKDOWN_VALUES]
-        groups += [(value, values == value) for value in ranked]
-    rows = []
-    for label, mask in groups:
-        curve = kaplan_meier(seconds[mask], conv[mask], weights[mask])
-        row: dict[str, Any] = {
-            "value": label,
-            "customers": int(weights[mask].sum()),
-            "converted": int((weights[mask] * conv[mask]).sum()),
-            "still_in_window": int((weights[mask] * still_open[mask]).sum()),
-        }
-        for days in CONVERTED_BY_DAYS:
-            within = days * 86400 <= curve.max_time
-            row[f"converted_by_day_{days}"] = curve.cumulative(days * 86400) if within else None
-        median = curve.quantile_of_converters(0.5)
-        p90 = curve.quantile_of_converters(0.9)
-        row["median_days_to_convert"] = median / 86400 if median is not None else None
-        row["p90_days_to_convert"] = p90 / 86400 if p90 is not None else None
-        rows.append(row)
-    return rows
-
-
 def compute_funnel(
     dataset: Dataset,
     steps: Sequence[str] | str | None = None,
@@ -283,10 +149,10 @@ def compute_funnel(
         materialized(dataset.con, relevant_events(dataset.events, query)) as events,
         materialized(dataset.con, customer_chains(events, query)) as table,
     ):
-        stats = table.aggregate(**_step_metrics(table, len(names), width, data_end)).to_pyarrow().to_pylist()[0]
-        rows = _rows(names, stats)
-        breakdown = _breakdown(table, query, width, data_end, notes) if by is not None else []
-        ttc = _time_to_convert(table, query, width, data_end) if survival and rows[0]["customers"] else []
+        stats = table.aggregate(**step_metrics(table, len(names), width, data_end)).to_pyarrow().to_pylist()[0]
+        rows = step_rows(names, stats)
+        breakdown = breakdown_rows(table, query, width, data_end, notes) if by is not None else []
+        ttc = time_to_convert_rows(table, query, width, data_end) if survival and rows[0]["customers"] else []
     return FunnelComputation(query, rows, breakdown, ttc, int(stats["open"] or 0), data_end, notes)
 
 

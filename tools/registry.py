@@ -30,6 +30,7 @@ TOOL_MODULES: tuple[str, ...] = (
     "tools.anomalies",
     "tools.feedback",
     "tools.pasted",
+    "tools.kpis",
 )
 
 
