@@ -20,7 +20,7 @@ DEMO_ANALYSES: tuple[tuple[str, dict[str, Any], str, tuple[str, ...], tuple[str,
         {},
         "steps",
         ("step", "customers", "conversion_from_previous", "conversion_from_start", "median_time_from_previous"),
-        ("overall_conversion", "biggest_friction", "biggest_friction_extra_final_if_plus_10pct"),
+        ("overall_conversion", "biggest_friction", "biggest_friction_extra_final_if_recover_10pct"),
     ),
     (
         "attribution",

@@ -210,7 +210,7 @@ def _friction(run: MemoRun) -> Section:
             "biggest": r.get("biggest_friction"),
             "conversion": r.get("biggest_friction_conversion"),
             "lost": r.get("biggest_friction_lost"),
-            "extra_plus_10pct": r.get("biggest_friction_extra_final_if_plus_10pct"),
+            "extra_recover_10pct": r.get("biggest_friction_extra_final_if_recover_10pct"),
             "extra_median": r.get("biggest_friction_extra_final_if_median_rate"),
             "most_lost": r.get("most_customers_lost"),
             "most_lost_count": r.get("most_customers_lost_count"),

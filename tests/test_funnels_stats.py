@@ -93,8 +93,11 @@ def test_friction_rule_and_what_if_by_hand() -> None:
     worst = rows[0]
     assert worst["transition"] == "pricing -> demo" and worst["friction_rank"] == 1
     assert worst["conversion"] == pytest.approx(0.2) and worst["lost"] == 240
-    # +10% relative: 300 * 0.22 * 0.5 = 33 final customers, 3 more.
-    assert worst["extra_final_if_plus_10pct"] == 3
+    # Win back 10% of the 240 lost: rate 0.2 + 0.1 * 0.8 = 0.28; 300 * 0.28 * 0.5 = 42 final customers, 12 more.
+    assert worst["extra_final_if_recover_10pct"] == 12
+    # A relative lift would not rank: +10% on any step adds the same 3 (30 * 0.1); winning back 10% of the
+    # losses does: visit -> view (rate 0.6 -> 0.64) adds 1000 * 0.64 * 0.5 * 0.2 * 0.5 - 30 = 2.
+    assert next(r for r in rows if r["transition"] == "visit -> view")["extra_final_if_recover_10pct"] == 2
     # To the median of the others (0.6, 0.5, 0.5 -> 0.5): 300 * 0.5 * 0.5 = 75, 45 more.
     assert worst["median_other_rate"] == pytest.approx(0.5)
     assert worst["extra_final_if_median_rate"] == 45
@@ -107,7 +110,7 @@ def test_friction_rule_and_what_if_by_hand() -> None:
 def test_friction_with_an_empty_step() -> None:
     rows = friction_table(["a", "b", "c"], [10, 0, 0])
     assert rows[0]["transition"] == "a -> b" and rows[0]["conversion"] == 0.0
-    assert rows[1]["conversion"] is None and rows[0]["extra_final_if_plus_10pct"] is None
+    assert rows[1]["conversion"] is None and rows[0]["extra_final_if_recover_10pct"] is None
 
 
 def test_funnel_result_carries_friction_and_survival() -> None:

@@ -5,6 +5,9 @@ customers reaching the previous step); ties go to the transition losing more cus
 the most customers in absolute numbers is reported as well (it is often the first step, which is not the same
 thing). What-if: raising one transition's rate, with every downstream rate unchanged (the extra customers are
 assumed to behave like today's), gives ``entered × new_rate × Π downstream rates`` customers at the final step.
+The realistic improvement is winning back 10% of the customers a transition loses (new rate = rate + 10% of
+(1 − rate)); a 10% *relative* lift would add the same number at every step, because rates multiply, so it
+cannot rank transitions.
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-RELATIVE_LIFT = 0.10
+RECOVERED_SHARE = 0.10
 RULE = (
     "biggest friction = the transition with the lowest step conversion (ties: more customers lost); "
     "also reported: the transition losing the most customers"
 )
 WHAT_IF = (
-    "extra customers at the final step if this transition's rate rose by 10% relative (capped at 100%), or to "
+    "extra customers at the final step if this transition won back 10% of the customers it loses, or rose to "
     "the median rate of the other transitions (if higher), with all downstream rates unchanged"
 )
 
@@ -50,7 +53,7 @@ def friction_table(steps: list[str], customers: list[int]) -> list[dict[str, Any
         others = [r for j, r in enumerate(rates) if j != i and r is not None]
         median_other = statistics.median(others) if others else None
         downstream = _downstream(rates, i + 1)
-        lifted = min(1.0, rate * (1 + RELATIVE_LIFT)) if rate is not None else None
+        lifted = rate + RECOVERED_SHARE * (1.0 - rate) if rate is not None else None
         to_median = max(rate, median_other) if rate is not None and median_other is not None else None
         rows.append(
             {
@@ -60,7 +63,7 @@ def friction_table(steps: list[str], customers: list[int]) -> list[dict[str, Any
                 "conversion": rate,
                 "lost": entered - reached,
                 "share_of_all_lost": (entered - reached) / total_lost if total_lost else None,
-                "extra_final_if_plus_10pct": _extra(entered, lifted, downstream, final),
+                "extra_final_if_recover_10pct": _extra(entered, lifted, downstream, final),
                 "median_other_rate": median_other,
                 "extra_final_if_median_rate": _extra(entered, to_median, downstream, final),
             }
@@ -87,7 +90,7 @@ def friction_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "biggest_friction": worst["transition"],
         "biggest_friction_conversion": worst["conversion"],
         "biggest_friction_lost": worst["lost"],
-        "biggest_friction_extra_final_if_plus_10pct": worst["extra_final_if_plus_10pct"],
+        "biggest_friction_extra_final_if_recover_10pct": worst["extra_final_if_recover_10pct"],
         "biggest_friction_extra_final_if_median_rate": worst["extra_final_if_median_rate"],
         "most_customers_lost": most["transition"],
         "most_customers_lost_count": most["lost"],
