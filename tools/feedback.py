@@ -344,7 +344,10 @@ def summarize_feedback(
         if all("sentiment_llm" in m for _, m in records):
             score_key = "sentiment_llm"
         else:
-            notes.append("LLM sentiment is not cached for every record; lexicon sentiment is used (run score_with_llm)")
+            notes.append(
+                "LLM sentiment is not cached for every record; lexicon sentiment is used "
+                "(run `journey feedback index FILE --llm-sentiment`)"
+            )
     result: dict[str, Any] = {}
     overall = group_rows(records, None, score_key, source.stages)[0]
     result.update({k: v for k, v in overall.items() if k != "group"})

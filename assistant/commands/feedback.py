@@ -12,6 +12,8 @@ from assistant.session import feedback_source
 
 if TYPE_CHECKING:
     from assistant.config import Settings
+    from tools.feedback_store import FeedbackSource
+    from tools.sentiment import LLMSentiment
 
 EmbeddingOpt = Annotated[
     str | None,
@@ -58,6 +60,13 @@ def register(app: typer.Typer) -> None:
         timezone: TimezoneOpt = None,
         embedding: EmbeddingOpt = None,
         batch_size: Annotated[int, typer.Option(help="Texts embedded and written per batch.", min=1)] = 256,
+        llm_sentiment: Annotated[
+            bool,
+            typer.Option(
+                "--llm-sentiment",
+                help="Also score sentiment with the configured LLM (batched, redacted, cached in the store).",
+            ),
+        ] = False,
         fmt: FormatOpt = "table",
     ) -> None:
         """Redact, score and embed feedback into the store; already stored records are skipped (resumable).
@@ -70,10 +79,13 @@ def register(app: typer.Typer) -> None:
 
         settings = _settings(store, embedding, data=data, source_format=source_format, timezone=timezone)
         source = feedback_source(settings, columns=parse_feedback_maps(maps))
+        scorer = _llm_scorer(settings) if llm_sentiment else None  # fail before indexing, not after
         with _Progress(enabled=fmt == "table") as report:
             result = index_feedback(
                 source, str(file), dataset=lambda: load_dataset(settings), batch_size=batch_size, progress=report
             )
+        if scorer is not None:
+            result.notes.append(_score_with_llm(source, scorer))
         emit(result, fmt)
 
     @group.command("search")
@@ -103,6 +115,10 @@ def register(app: typer.Typer) -> None:
         sentiment: SentimentOpt = None,
         themes: Annotated[bool, typer.Option(help="Also cluster texts into themes (--no-themes to skip).")] = True,
         k: Annotated[int | None, typer.Option("--k", help="Number of themes (default: by silhouette).", min=2)] = None,
+        sentiment_source: Annotated[
+            str,
+            typer.Option(help="lexicon (offline) or llm (scores cached by `feedback index --llm-sentiment`)."),
+        ] = "lexicon",
         store: StoreOpt = None,
         feedback: FeedbackOpt = None,
         embedding: EmbeddingOpt = None,
@@ -123,10 +139,38 @@ def register(app: typer.Typer) -> None:
             themes=themes,
             k=k or "auto",
             seed=settings.attribution.seed,
+            sentiment_source=sentiment_source,  # type: ignore[arg-type]  # validated by the tool
         )
         emit(result, fmt)
 
     app.add_typer(group, name="feedback")
+
+
+def _llm_scorer(settings: Settings) -> LLMSentiment:
+    """The LLM sentiment scorer for the configured provider; a clear error when none is configured."""
+    from assistant.completion import make_completer
+    from tools.errors import ConfigError
+    from tools.sentiment import LLMSentiment
+
+    completer = make_completer(settings)
+    if completer is None:
+        raise ConfigError(
+            "--llm-sentiment needs an LLM: export OPENAI_API_KEY, or set [llm] base_url for a compatible endpoint"
+        )
+    complete, model = completer
+    return LLMSentiment(complete=complete, model=model, quote_chars=settings.privacy.quote_chars)
+
+
+def _score_with_llm(source: FeedbackSource, scorer: LLMSentiment) -> str:
+    """Score every stored text that has no cached LLM sentiment; returns a note for the result."""
+    from tools.feedback import score_with_llm
+
+    counts = score_with_llm(source, scorer)
+    fallback = f"; {scorer.fallbacks} unreadable batches fell back to the lexicon" if scorer.fallbacks else ""
+    return (
+        f"LLM sentiment ({scorer.model}): {counts['scored']:,} texts scored, {counts['cached']:,} already cached"
+        f"{fallback}; only redacted, truncated texts were sent (see `journey ledger`)"
+    )
 
 
 class _Progress:
