@@ -214,3 +214,32 @@ def test_path_file_errors(tmp_path: Path) -> None:
     words.write_text("path,conversions\na>b,many\n")
     with pytest.raises(DataError, match="not a number"):
         load_path_table(words)
+
+
+def test_stage_states_are_not_counted_as_touches() -> None:
+    # Regression: with stages as states, stage events outside the lookback were counted as dropped touches, and a
+    # conversion whose journey held only stage states (no channel) was not counted as a conversion without touches.
+    rows = [
+        *ROWS,
+        # c6 converts after a visit (a stage, no channel): no touch, so no channel can be credited.
+        ("c6", "2024-01-01 09:00", "visit", None, None),
+        ("c6", "2024-01-01 10:00", "purchase", None, 30.0),
+    ]
+    table = build_path_table(from_records(frame(rows)), "purchase", timedelta(days=30), stages=("visit",))
+    assert ("stage:visit",) in as_dict(table)  # kept as a path: stage removal effects need it
+    assert table.stats["touches_outside_lookback"] == 1  # c3's paid visit is one touch, not a touch and a stage
+    assert table.stats["conversions_without_touches"] == 2  # c4 and c6
+    assert table.stats["conversion_events"] == 5
+
+
+def test_fractional_lookback_is_not_truncated() -> None:
+    # Regression: the lookback was cut to whole seconds, so a 1.5 s lookback dropped a touch 1.2 s before.
+    rows = [
+        ("a", "2024-01-01 00:00:00.300", "touch", "email", None),
+        ("a", "2024-01-01 00:00:01.500", "purchase", None, 1.0),
+    ]
+    table = build_path_table(from_records(frame(rows)), "purchase", timedelta(seconds=1.5))
+    assert as_dict(table) == {("email",): (1.0, 0.0, 1.0)}
+    assert table.stats["touches_outside_lookback"] == 0
+    shorter = build_path_table(from_records(frame(rows)), "purchase", timedelta(seconds=1.1))
+    assert shorter.stats["touches_outside_lookback"] == 1

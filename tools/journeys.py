@@ -181,7 +181,10 @@ def journey_rows(dataset: Dataset, conversion: str, lookback: timedelta, stages:
     convs = conv.select(customer_id=conv.customer_id, jid=nth + 1, conv_ts=conv.timestamp)
     u = u.left_join(convs, ["customer_id", "jid"])
     u = u.select(*[c for c in u.columns if not c.endswith("_right")])
-    lookback_start = u.conv_ts - ibis.interval(seconds=int(lookback.total_seconds()))
+    # Whole seconds as before; a fractional lookback keeps its microseconds instead of being truncated.
+    micros = round(lookback.total_seconds() * 1_000_000)
+    span = ibis.interval(seconds=micros // 1_000_000) if micros % 1_000_000 == 0 else ibis.interval(microseconds=micros)
+    lookback_start = u.conv_ts - span
     keep = (u.kind != 0) & ibis.cases(
         (u.conv_ts.notnull(), u.ts >= lookback_start),
         else_=u.jid == 1,  # a customer who never converts: one journey of all touches
@@ -204,7 +207,8 @@ def _path_query(rows: ir.Table) -> ir.Table:
         converted=(rows.kind == 0).any(),
         revenue=rows.revenue.sum(where=rows.kind == 0),
         states=rows.keep.cast("int64").sum(),
-        dropped_lookback=(~rows.keep & (rows.kind != 0) & rows.conv_ts.notnull()).cast("int64").sum(),
+        touches=(rows.keep & (rows.kind == 1)).cast("int64").sum(),
+        dropped_lookback=(~rows.keep & (rows.kind == 1) & rows.conv_ts.notnull()).cast("int64").sum(),
         after_last=((rows.kind == 1) & rows.conv_ts.isnull() & (rows.jid > 1)).cast("int64").sum(),
     )
     # Journeys with no kept state (a conversion without touches, or only dropped touches) share one NULL key.
@@ -213,6 +217,8 @@ def _path_query(rows: ir.Table) -> ir.Table:
     return journeys.group_by("key").agg(
         conversions=journeys.converted.cast("int64").sum(),
         non_conversions=(~journeys.converted).cast("int64").sum(),
+        # Converting journeys with no kept touch (none at all, or only stage states): credited to no channel.
+        untouched=(journeys.converted & (journeys.touches == 0)).cast("int64").sum(),
         revenue=journeys.revenue.fill_null(0.0).sum(),
         dropped_lookback=journeys.dropped_lookback.sum(),
         after_last=journeys.after_last.sum(),
@@ -286,6 +292,7 @@ def _table_from_rows(
         "conversion_events": 0,
         "touches_outside_lookback": 0,
         "touches_after_last_conversion": 0,
+        "conversions_without_touches": 0,
     }
     paths: list[tuple[str, ...]] = []
     conv, null, rev = [], [], []
@@ -293,14 +300,13 @@ def _table_from_rows(
         stats["conversion_events"] += row["conversions"]
         stats["touches_outside_lookback"] += row["dropped_lookback"]
         stats["touches_after_last_conversion"] += row["after_last"]
+        stats["conversions_without_touches"] += row["untouched"]
         if row["key"] is None:
-            stats["conversions_without_touches"] = row["conversions"]
             continue
         paths.append(_decode(row["key"]))
         conv.append(row["conversions"])
         null.append(row["non_conversions"])
         rev.append(row["revenue"])
-    stats.setdefault("conversions_without_touches", 0)
     table = PathTable(
         paths=paths,
         conversions=np.asarray(conv, dtype=float),
