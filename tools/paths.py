@@ -88,7 +88,7 @@ def _top_paths(
 ) -> list[tuple[dict[str, Any], str, int]]:
     columns = [f"_s{i}" for i in range(depth)]
     counts = pivoted.group_by([*keys, *columns, "_more"]).aggregate(customers=pivoted.count())
-    ordered = counts.order_by([ibis.desc("customers"), *columns])
+    ordered = counts.order_by([ibis.desc("customers"), *columns, "_more"])  # total order: deterministic ties
     out = []
     for row in ordered.limit(top).to_pyarrow().to_pylist():
         items = [row[c] for c in columns]
