@@ -23,6 +23,7 @@ from assistant.routing import (
     TO_WORDS,
     Mention,
     Vocabulary,
+    date_range_in,
     dates_in,
     durations_in,
     events_for_steps,
@@ -270,7 +271,9 @@ def fill_arguments(spec: ToolSpec, question: str, vocabulary: Vocabulary) -> dic
     kinds = {name: field_kind(name, info) for name, info in fields.items()}
     events = find_mentions(question, vocabulary, "events")
     channels = [m.name for m in find_mentions(question, vocabulary, "channels")]
-    durations = durations_in(question)
+    period = date_range_in(question, vocabulary)
+    # "in the last 2 weeks" is a date range, not a conversion window.
+    durations = [d for d in durations_in(question) if not any(a <= d[0] < b for a, b in period[2])]
     duration_fields = [n for n, k in kinds.items() if k == "duration"]
     for index, (start, end, text) in enumerate(durations):
         context = question.lower()[max(0, start - 40) : end + 25]
@@ -300,9 +303,9 @@ def fill_arguments(spec: ToolSpec, question: str, vocabulary: Vocabulary) -> dic
             if value is not None and is_list:
                 value = [value]
         elif kind == "date":
-            value = _date_for(name, question, vocabulary)
+            value = _date_for(name, question, vocabulary, period[:2])
         elif kind == "week":
-            value = week_in(question, vocabulary)
+            value = week_in(question, vocabulary) or _week_of_date(question, vocabulary)
         elif kind == "number":
             number = number_in(name, question)
             bases = _annotation_parts(info.annotation)[0]
@@ -315,7 +318,7 @@ def fill_arguments(spec: ToolSpec, question: str, vocabulary: Vocabulary) -> dic
 def _column_in(question: str, vocabulary: Vocabulary, literals: list[Any]) -> str | None:
     m = re.search(
         r"\b(?:by|per|split by|broken down by|break(?:ing)? down by"
-        r"|for each|from each|in each|each|across|grouped by)\s+(?:the\s+)?"
+        r"|for each|from each|in each|each|across|grouped by|which)\s+(?:the\s+)?"
         r"(?:entry\s+)?([a-z_]+)",
         question.lower(),
     )
@@ -350,11 +353,27 @@ def _event_for(
     return hit.name if hit else None
 
 
-def _date_for(name: str, question: str, vocabulary: Vocabulary) -> str | None:
+def _week_of_date(question: str, vocabulary: Vocabulary) -> str | None:
+    """The ISO week of the first date in the question ("how did signups change on Feb 14?" -> 2024-W07)."""
     found = dates_in(question, vocabulary)
     if not found:
         return None
+    iso = date.fromisoformat(found[0][1]).isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
+
+
+def _date_for(
+    name: str, question: str, vocabulary: Vocabulary, period: tuple[str | None, str | None] = (None, None)
+) -> str | None:
+    found = dates_in(question, vocabulary)
     words = set(re.split(r"[_\W]+", name.lower()))
+    if not found:
+        # A named period ("last 2 weeks", "in February") fills since/until when no date is written out.
+        if words & {"since", "start", "from", "after", "begin"}:
+            return period[0]
+        if words & {"until", "end", "to", "before"}:
+            return period[1]
+        return None
     text = question.lower()
     since = [
         d
@@ -366,8 +385,14 @@ def _date_for(name: str, question: str, vocabulary: Vocabulary) -> str | None:
         for p, d in found
         if re.search(r"\b(until|till|to|through|before|up to|ending)\s+(?:on\s+)?$", text[max(0, p - 20) : p])
     ]
+    # One day named with "on"/"for" ("the funnel on Feb 14") is both the first and the last day.
+    single_day = [
+        d
+        for p, d in found
+        if len(found) == 1 and re.search(r"\b(on|for|during)\s+(?:the\s+)?$", text[max(0, p - 20) : p])
+    ]
     if words & {"since", "start", "from", "after", "begin"}:
-        return since[0] if since else None
+        return since[0] if since else (single_day[0] if single_day else None)
     if words & {"until", "end", "to", "before"}:
-        return until[0] if until else None
+        return until[0] if until else (single_day[0] if single_day else None)
     return found[0][1]

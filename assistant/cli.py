@@ -11,6 +11,7 @@ import os
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # Typer vendors Click
 from typer.core import TyperGroup
 
 from assistant.options import ConversionOpt, DataOpt, FormatOpt, MapOpt, SourceFormatOpt, TimezoneOpt
@@ -37,7 +38,7 @@ def fail(message: str, code: int = 1) -> None:
 
 
 class JourneyGroup(TyperGroup):
-    """Turns every ``JourneyError`` into one stderr line, at this single boundary."""
+    """Turns every ``JourneyError`` and flag error into one stderr line, at this single boundary."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
@@ -46,6 +47,14 @@ class JourneyGroup(TyperGroup):
             if os.environ.get("JOURNEY_DEBUG"):
                 raise
             typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except UsageError as exc:
+            # A bad flag value or unknown command: one line naming the help to read, not a multi-line box.
+            if isinstance(exc, NoArgsIsHelpError) or os.environ.get("JOURNEY_DEBUG"):
+                raise
+            message = exc.format_message().replace("Value error, ", "").rstrip(".")
+            where = exc.ctx.command_path if exc.ctx is not None else "journey"
+            typer.echo(f"error: {message}; see `{where} --help`", err=True)
             raise typer.Exit(exc.exit_code) from None
 
 

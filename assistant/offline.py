@@ -34,6 +34,10 @@ OFFLINE = ProviderInfo("offline", "", "")
 
 # Below this score the router says it cannot map the question instead of guessing.
 MIN_SCORE = 0.22
+# Added to the funnel's score when a question asks for conversion split by a column of the data.
+CONVERSION_BY_COLUMN = 0.5
+# Added to attribution's score when a question names two or more channels (a channel comparison).
+CHANNEL_COMPARISON = 0.4
 
 # Keyword rules per known tool name: (pattern, weight). Only rules of registered tools are used.
 KEYWORDS: dict[str, tuple[tuple[str, float], ...]] = {
@@ -54,6 +58,11 @@ KEYWORDS: dict[str, tuple[tuple[str, float], ...]] = {
             0.35,
         ),
         (r"\bconvert(s|ed)? from\b|\bfrom \w+ to \w+\b", 0.25),
+        (
+            r"\b(how many|number of)\b(?! (days|hours|weeks|minutes|steps|times|complaints|comments))[^?.!]*"
+            r"\b(sign(ed|s)? ?up|signups|purchas(ed|es)|bought|buyers|conver(ted|sions)|orders|sales|booked|demos)\b",
+            0.45,
+        ),
     ),
     "friction": (
         (
@@ -83,7 +92,7 @@ KEYWORDS: dict[str, tuple[tuple[str, float], ...]] = {
         (
             r"\b(leads?|leading) (up )?to\b|\bprecede|\bpreceding\b"
             r"|\bgo next\b|\bjourneys (people|customers) take\b",
-            0.4,
+            0.5,
         ),
     ),
     "patterns": (
@@ -193,7 +202,32 @@ class Router:
         for name, rules in self.rules.items():
             boost = sum(weight for pattern, weight in rules if pattern.search(question))
             scores[name] += min(boost, 0.9)
+        if "funnel" in scores and self._conversion_by_column(question):
+            scores["funnel"] += CONVERSION_BY_COLUMN
+        if "attribution" in scores and self._compares_channels(question):
+            scores["attribution"] += CHANNEL_COMPARISON
         return sorted(scores.items(), key=lambda item: -item[1])
+
+    def _conversion_by_column(self, question: str) -> bool:
+        """Conversion split by a column of the data ("conversion by device", "which channel converts best?")."""
+        columns = "|".join(re.escape(normalize(c)) for c in self.vocabulary.columns if c)
+        if not columns:
+            return False
+        text = normalize(question)
+        by = rf"\b(?:by|per|across|for each|in each|split by|broken down by) (?:the )?(?:entry )?(?:{columns})s?\b"
+        which = rf"\bwhich (?:{columns})s?\b"
+        return bool(
+            re.search(rf"\bconver\w*\b.*{by}|{by}.*\bconver\w*", text)
+            or re.search(rf"{which}.*\bconver(?:ts?|sion)\b", text)
+        )
+
+    def _compares_channels(self, question: str) -> bool:
+        """Two or more channels named, not about feedback ("compare email and paid search")."""
+        from assistant.routing import find_mentions
+
+        if re.search(r"\b(feedback|complain\w*|comments?|reviews?|say|said|sentiment)\b", question, re.IGNORECASE):
+            return False
+        return len({m.name for m in find_mentions(question, self.vocabulary, "channels")}) >= 2
 
     def route(self, question: str) -> Route | None:
         """The best tool and its arguments, or ``None`` when nothing fits well enough."""
@@ -345,4 +379,6 @@ class OfflineAssistant:
         if hooks.on_tool_end:
             hooks.on_tool_end(record)
         answer = render_answer(result, route, self.result_rows)
-        return finish_turn(question, answer, OFFLINE, [record], [result], [f"{label}: answered by tool {route.tool}"])
+        # The arguments were read from the question ("in February" -> until=2024-02-29): not claims to verify.
+        asked = " ".join([question, *(format_value(k, v) for k, v in route.arguments.items())])
+        return finish_turn(asked, answer, OFFLINE, [record], [result], [f"{label}: answered by tool {route.tool}"])

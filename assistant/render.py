@@ -30,7 +30,15 @@ _PATH_HINTS = ("path", "pattern", "steps", "sequence", "stages")
 
 
 def _is_percent(key: str) -> bool:
-    return any(hint in key for hint in _PERCENT_HINTS) and not key.endswith("_pp")
+    """Whether the value under ``key`` is a fraction to show as a percentage (counts of conversions are not)."""
+    if key.endswith(("_pp", "_pct")) or "conversions" in key:
+        return False
+    return any(hint in key for hint in _PERCENT_HINTS)
+
+
+def _is_relative_change(key: str) -> bool:
+    """A relative change (value / expected - 1): a fraction of any size, e.g. +139% is 1.39."""
+    return key == "change" or key.endswith("_change")
 
 
 def format_value(key: str, value: Any) -> str:
@@ -44,7 +52,9 @@ def format_value(key: str, value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
-        if _is_percent(key) and -1.0 <= value <= 1.0:
+        if key.endswith("_pct"):  # already in percent
+            return f"{value:.1f}%"
+        if _is_percent(key) and (-1.0 <= value <= 1.0 or _is_relative_change(key)):
             return f"{value * 100:.1f}%"
         if abs(value) >= 1000:
             return f"{value:,.0f}"

@@ -232,6 +232,13 @@ def events_for_steps(question: str, vocabulary: Vocabulary, required: bool) -> l
             return stages[stages.index(a) : stages.index(b) + 1]
     if len(names) >= 2:
         return names
+    if len(mentions) == 1 and mentions[0].name in stages:
+        # One stage with a direction ("where do we lose people after pricing?"): the stages from/up to it.
+        index = stages.index(mentions[0].name)
+        if preceded_by(question, mentions[0], FROM_WORDS) and 0 < index < len(stages) - 1:
+            return stages[index:]
+        if preceded_by(question, mentions[0], r"before|up to|until|till") and 0 < index < len(stages) - 1:
+            return stages[: index + 1]
     return stages if required and stages else None
 
 
@@ -263,6 +270,50 @@ def dates_in(question: str, vocabulary: Vocabulary) -> list[tuple[int, str]]:
         except ValueError:
             continue
     return sorted(found)
+
+
+_MONTH_NAMES = (
+    "january|february|march|april|may|june|july|august|september|october|november|december"
+    "|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec"
+)
+_RELATIVE_SPAN = re.compile(
+    r"\b(?:in |over |during |for |within )?(?:the )?(?:last|past|previous|recent|most recent|final)\s+"
+    r"(?:(\d+|" + "|".join(_NUMBER_WORDS) + r")\s*)?(days?|weeks?|months?)\b"
+)
+_MONTH_SPAN = re.compile(
+    rf"\b(?:in|during|for|over|throughout|across)\s+(?:the month of\s+)?({_MONTH_NAMES})\.?"
+    r"(?:\s+(\d{4}))?\b(?!\s*\d{1,2}(?:st|nd|rd|th)?\b)"
+)
+
+
+def date_range_in(question: str, vocabulary: Vocabulary) -> tuple[str | None, str | None, list[tuple[int, int]]]:
+    """A period named relative to the data or by month, as ``(since, until, spans)`` (dates inclusive).
+
+    "in the last 2 weeks" / "past 7 days" -> the last 14 / 7 days of the data; "last week" -> the data's last ISO
+    week (as ``week_in``); "in February" -> that month of the data's year. ``spans`` are the character ranges of
+    those phrases, so their durations are not read as a conversion window.
+    """
+    from datetime import timedelta
+
+    text = question.lower()
+    if m := _RELATIVE_SPAN.search(text):
+        raw, unit = m.group(1), m.group(2)
+        last = vocabulary.last_day
+        if last is None:
+            return None, None, [(m.start(), m.end())]
+        if raw is None and unit.startswith("week"):
+            monday = last - timedelta(days=last.weekday())
+            return monday.isoformat(), (monday + timedelta(days=6)).isoformat(), [(m.start(), m.end())]
+        number = int(raw) if raw and raw.isdigit() else _NUMBER_WORDS.get(raw or "one", 1)
+        days = number * {"d": 1, "w": 7, "m": 30}[unit[0]]
+        return (last - timedelta(days=days - 1)).isoformat(), None, [(m.start(), m.end())]
+    if m := _MONTH_SPAN.search(text):
+        month = _MONTHS[m.group(1)[:3]]
+        year = int(m.group(2)) if m.group(2) else vocabulary.year()
+        first = date(year, month, 1)
+        end = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        return first.isoformat(), end.isoformat(), [(m.start(), m.end())]
+    return None, None, []
 
 
 def week_in(question: str, vocabulary: Vocabulary) -> str | None:

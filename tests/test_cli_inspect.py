@@ -89,3 +89,27 @@ def test_debug_env_shows_the_traceback(events: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("JOURNEY_DEBUG", "1")
     with pytest.raises(DataError):
         CliRunner().invoke(app, ["inspect", "--data", "nope.csv"], catch_exceptions=False)
+
+
+def test_bad_flag_value_is_one_error_line(events: Path) -> None:
+    for args, expected in (
+        (["inspect", "--data", str(events), "--format", "xml"], "'xml' is not one of"),
+        (["funnel", "--data", str(events), "--order", "weird"], "'weird' is not one of"),
+        (["nosuch"], "No such command 'nosuch'"),
+    ):
+        code, out, err = _run(*args)
+        assert code == 2 and out == ""
+        assert err.startswith("error: ") and expected in err and "--help" in err
+        assert err.strip().count("\n") == 0, err
+
+
+def test_percentages_are_rendered_by_their_unit() -> None:
+    from assistant.render import format_value
+
+    assert format_value("conversion_from_previous", 0.267) == "26.7%"
+    assert format_value("change", -0.733) == "-73.3%"
+    assert format_value("change", 1.39) == "139.0%"  # a relative change above +100% is still a fraction
+    assert format_value("change_vs_trailing_pct", -0.547) == "-0.5%"  # already in percent, not -54.7%
+    assert format_value("change_vs_last_week_pct", 3.85) == "3.9%"
+    assert format_value("conversions", 0.5) == "0.5"  # a (fractional) count, not 50%
+    assert format_value("effect_pp", 0.5) == "0.5"

@@ -47,3 +47,13 @@ def test_readme_quick_start_is_the_two_make_commands() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_config_sections_in_option_help_survive_rich_markup() -> None:
+    """An unescaped "[journey]" is eaten as Rich markup: help read "(default: stages)"; escape it as "\\[journey]"."""
+    sections = "journey|attribution|data|data.columns|llm|feedback|memo|engine|privacy"
+    for name, command in _commands().items():
+        for param in command.params:
+            text = getattr(param, "help", None) or ""
+            bare = re.search(rf"(?<!\\)\[({sections})\]", text)
+            assert bare is None, f"`journey {name} {param.opts[0]}` help has an unescaped {bare.group(0)!r}"

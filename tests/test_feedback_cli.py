@@ -72,6 +72,20 @@ def test_errors_are_one_line(env: dict[str, str]) -> None:
     assert bad.exit_code == 2 and "--map text=COLUMN" in bad.stderr
     mapping = CliRunner().invoke(app, ["feedback", "index", env["file"], "--store", env["store"], "--map", "oops"])
     assert mapping.exit_code == 2 and "FIELD=COLUMN" in mapping.stderr
+    missing = CliRunner().invoke(app, ["feedback", "index", "nope.csv", "--store", env["store"]])
+    assert missing.exit_code == 2 and missing.stderr.count("\n") == 1
+    assert missing.stderr.startswith("error: feedback file 'nope.csv' does not exist")
+    assert "--data" not in missing.stderr and "journey feedback index FILE" in missing.stderr
+
+
+def test_index_table_leaves_no_progress_residue_off_a_terminal(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["feedback", "index", env["file"], "--store", env["store"], "--map", "text=comment"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0 and "feedback_index" in result.stdout
+    assert result.stderr == ""
 
 
 def test_search_indexes_a_feedback_file_on_demand(env: dict[str, str], tmp_path: Path) -> None:

@@ -248,3 +248,88 @@ def test_offline_answers_to_the_demo_questions_recover_planted_truths(demo_datas
     assert impact.tool_calls[0]["name"] == "impact"
     assert "retargeting" in impact.answer and "email" in impact.answer
     assert impact.numbers["unverified"] == []
+
+
+def test_a_named_period_is_a_date_range_not_a_window() -> None:
+    """ "in the last 2 weeks" filters dates; it must not become a 2-week conversion window."""
+    from assistant.arguments import fill_arguments
+
+    funnel = all_tools()["funnel"]
+    vocabulary = demo_vocabulary()  # data ends on Sunday 2024-02-18
+    args = fill_arguments(funnel, "conversion from signup to purchase in the last 2 weeks", vocabulary)
+    assert args == {"steps": ["signup", "pricing", "demo", "purchase"], "since": "2024-02-05"}
+    args = fill_arguments(funnel, "funnel over the past 7 days with a 2 day window", vocabulary)
+    assert args == {"window": "2d", "since": "2024-02-12"}
+    assert fill_arguments(funnel, "what was the funnel in February?", vocabulary) == {
+        "since": "2024-02-01",
+        "until": "2024-02-29",
+    }
+    assert fill_arguments(funnel, "the funnel on Feb 14", vocabulary) == {"since": "2024-02-14", "until": "2024-02-14"}
+    anomalies = all_tools()["anomalies"]
+    assert fill_arguments(anomalies, "anything weird last week?", vocabulary) == {
+        "since": "2024-02-12",
+        "until": "2024-02-18",
+    }
+    kpis = all_tools()["weekly_kpis"]
+    assert fill_arguments(kpis, "how did signups change on Feb 14?", vocabulary) == {"week": "2024-W07"}
+
+
+def test_one_stage_with_a_direction_bounds_the_steps() -> None:
+    from assistant.arguments import fill_arguments
+
+    vocabulary = demo_vocabulary()
+    friction = all_tools()["friction"]
+    assert fill_arguments(friction, "where do we lose people after pricing?", vocabulary) == {
+        "steps": ["pricing", "demo", "purchase"]
+    }
+    funnel = all_tools()["funnel"]
+    assert fill_arguments(funnel, "show the funnel up to demo", vocabulary)["steps"][-1] == "demo"
+    assert fill_arguments(funnel, "how many customers reach the demo step?", vocabulary) == {}
+
+
+def test_conversion_by_a_column_goes_to_the_funnel() -> None:
+    from assistant.offline import Router
+
+    router = Router(all_tools(), demo_vocabulary())
+    for question, column in (
+        ("conversion by device", "device"),
+        ("which channel converts best?", "channel"),
+        ("which country converts best?", "country"),
+    ):
+        route = router.route(question)
+        assert route is not None and (route.tool, route.arguments) == ("funnel", {"by": column}), question
+    segments = router.route("which segment converts best?")
+    assert segments is not None and segments.tool == "segments"
+
+
+def test_routed_dates_are_not_flagged_as_unverified(demo_dataset: Any) -> None:
+    from assistant.offline import OfflineAssistant
+    from tools.context import ToolContext
+
+    assistant = OfflineAssistant(ToolContext.for_dataset(demo_dataset), all_tools())
+    turn = assistant.ask("what was the funnel in February?")
+    assert turn.tool_calls[0]["arguments"] == {"since": "2024-02-01", "until": "2024-02-29"}
+    assert turn.numbers["unverified"] == []
+
+
+def test_counts_of_a_stage_and_channel_comparisons_are_routed() -> None:
+    from assistant.offline import Router
+
+    router = Router(all_tools(), demo_vocabulary())
+    routes = {
+        q: router.route(q)
+        for q in (
+            "how many people signed up last month?",
+            "how many days does it take to purchase?",
+            "compare email and paid search",
+            "what do customers from email and social say about pricing?",
+            "what leads to a purchase?",
+        )
+    }
+    assert {q: r.tool for q, r in routes.items() if r} == {
+        "how many people signed up last month?": "funnel",
+        "how many days does it take to purchase?": "time_to_convert",
+        "compare email and paid search": "attribution",
+        "what do customers from email and social say about pricing?": "feedback_search",
+        "what leads to a purchase?": "paths",
+    }

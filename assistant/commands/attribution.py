@@ -18,13 +18,14 @@ def register(app: typer.Typer) -> None:
     def attribution(
         model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "markov",
         order: Annotated[
-            int | None, typer.Option(help="Markov order K (1..4; default: [attribution] markov_order).")
+            int | None, typer.Option(help="Markov order K (1..4; default: \\[attribution] markov_order).")
         ] = None,
         lookback: Annotated[
-            str | None, typer.Option(help="Lookback before a conversion, e.g. 30d (default: config).")
+            str | None, typer.Option(help="Lookback before a conversion, e.g. 30d (default: \\[attribution] lookback).")
         ] = None,
         half_life: Annotated[
-            str | None, typer.Option("--half-life", help="Time-decay half-life, e.g. 7d (default: config).")
+            str | None,
+            typer.Option("--half-life", help="Time-decay half-life, e.g. 7d (default: \\[attribution] half_life)."),
         ] = None,
         include_stages: Annotated[
             bool,
@@ -35,9 +36,11 @@ def register(app: typer.Typer) -> None:
             typer.Option("--paths", help="Use an aggregated conversion-path export (CSV/TSV) instead of events."),
         ] = None,
         bootstrap: Annotated[
-            int | None, typer.Option(help="Bootstrap resamples for --model all (default: config).")
+            int | None, typer.Option(help="Bootstrap resamples for --model all (default: \\[attribution] bootstrap).")
         ] = None,
-        seed: Annotated[int | None, typer.Option(help="Seed for bootstrap and sampling (default: config).")] = None,
+        seed: Annotated[
+            int | None, typer.Option(help="Seed for bootstrap and sampling (default: \\[attribution] seed).")
+        ] = None,
         data: DataOpt = None,
         source_format: SourceFormatOpt = None,
         maps: MapOpt = None,

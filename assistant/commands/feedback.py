@@ -75,8 +75,14 @@ def register(app: typer.Typer) -> None:
         """
         from assistant.render import emit
         from assistant.session import load_dataset
+        from tools.errors import DataError
         from tools.feedback import index_feedback
 
+        if not any(c in str(file) for c in "*?[") and not file.exists():
+            raise DataError(
+                f"feedback file {str(file)!r} does not exist; pass a CSV/TSV, Parquet or JSON-lines file of "
+                "feedback: journey feedback index FILE"
+            )
         settings = _settings(store, embedding, data=data, source_format=source_format, timezone=timezone)
         source = feedback_source(settings, columns=parse_feedback_maps(maps))
         scorer = _llm_scorer(settings) if llm_sentiment else None  # fail before indexing, not after
@@ -187,12 +193,15 @@ class _Progress:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        console = Console(stderr=True)
+        if not console.is_terminal:  # a bar redrawn into a log or pipe leaves only blank lines there
+            return None
         self._bar = Progress(
             TextColumn("embedding feedback"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=console,
             transient=True,
         )
         self._bar.start()

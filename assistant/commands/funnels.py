@@ -18,11 +18,11 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def funnel(
         steps: Annotated[
-            str | None, typer.Option(help="Steps in order, comma-separated (default: [journey] stages).")
+            str | None, typer.Option(help="Steps in order, comma-separated (default: \\[journey] stages).")
         ] = None,
         window: Annotated[
             str | None,
-            typer.Option(help="Window from the step-1 event, e.g. 7d (default: [journey] window)."),
+            typer.Option(help="Window from the step-1 event, e.g. 7d (default: \\[journey] window)."),
         ] = None,
         order: Annotated[
             OrderChoice, typer.Option(help="ordered (others allowed between), strict (nothing between) or any.")

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         sample: Annotated[
             int, typer.Option("--sample", help="Customers used to fit the model (everyone is assigned).")
         ] = 50_000,
-        seed: Annotated[int | None, typer.Option("--seed", help="Random seed (default: [attribution] seed).")] = None,
+        seed: Annotated[int | None, typer.Option("--seed", help="Random seed (default: \\[attribution] seed).")] = None,
         fmt: FormatOpt = "table",
     ) -> None:
         """Behavioural segments: name, size, conversion rate, revenue, typical path and distinguishing features."""
