@@ -208,7 +208,7 @@ def test_path_file_errors(tmp_path: Path) -> None:
         load_path_table(tmp_path / "missing.csv")
     bad = tmp_path / "bad.csv"
     bad.write_text("route,count\na>b,1\n")
-    with pytest.raises(DataError, match="no a path column"):
+    with pytest.raises(DataError, match="has no path column"):
         load_path_table(bad)
     words = tmp_path / "words.csv"
     words.write_text("path,conversions\na>b,many\n")

@@ -61,7 +61,8 @@ def _table_notes(table: PathTable) -> list[str]:
             "credited to no channel"
         )
     if stats.get("touches_outside_lookback"):
-        notes.append(f"{stats['touches_outside_lookback']:,} touches were older than the lookback and were ignored")
+        old = stats["touches_outside_lookback"]
+        notes.append(f"{old:,} {'touch was' if old == 1 else 'touches were'} older than the lookback and ignored")
     if stats.get("touches_after_last_conversion"):
         notes.append(
             f"{stats['touches_after_last_conversion']:,} touches came after a customer's last conversion and are in "

@@ -434,7 +434,7 @@ def load_path_table(path: str | Path) -> PathTable:
     path_col = _pick(columns, _PATH_NAMES)
     conv_col = _pick(columns, _CONV_NAMES)
     if path_col is None or conv_col is None:
-        missing = "a path column (path, channel_path …)" if path_col is None else "a conversions column"
+        missing = "path column (path, channel_path …)" if path_col is None else "conversions column"
         raise DataError(
             f"path file {file.name!r} has no {missing}; columns found: {', '.join(frame.columns)} — "
             "expected a path of channels joined by '>' and a conversions count"
