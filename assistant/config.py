@@ -207,7 +207,10 @@ def _describe(exc: ValidationError, source: str) -> str:
     location = ".".join(str(part) for part in first["loc"])
     if first["type"] == "extra_forbidden":
         return f"unknown setting {location!r} in {source}; remove it or fix its spelling (see config.toml)"
-    return f"invalid setting {location!r} in {source}: {first['msg']} (got {first.get('input')!r})"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if repr(first.get("input")) in message:  # our validators already quote the value
+        return f"invalid setting {location!r} in {source}: {message}"
+    return f"invalid setting {location!r} in {source}: {message} (got {first.get('input')!r})"
 
 
 def config_path(explicit: str | Path | None = None) -> Path | None:
