@@ -128,7 +128,11 @@ def print_table(result: ToolResult, console: Any = None, max_rows: int = 50) -> 
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    if console is None:
+        import sys
+
+        # Piped or redirected output has no terminal width; Rich would assume 80 columns and cut the headers.
+        console = Console() if sys.stdout.isatty() else Console(width=160)
     scalars = result.scalars()
     if scalars:
         grid = Table(title=result.tool, show_header=False, title_justify="left")
@@ -153,7 +157,8 @@ def print_table(result: ToolResult, console: Any = None, max_rows: int = 50) -> 
         table = Table(title=name, title_justify="left")
         for column in columns:
             numeric = all(isinstance(r.get(column), (int, float)) or r.get(column) is None for r in rows)
-            table.add_column(column, justify="right" if numeric else "left")
+            # Spaces let long headers wrap at word boundaries in narrow terminals.
+            table.add_column(column.replace("_", " "), justify="right" if numeric else "left", overflow="fold")
         for row in rows[:max_rows]:
             table.add_row(*(format_value(c, row.get(c)) for c in columns))
         console.print(table)

@@ -6,8 +6,8 @@ Replacements (each a bracketed placeholder, so counts and themes stay readable):
 * ``[URL]``     web addresses that carry a query string, fragment, credentials or a token-like path segment
   (password-reset links, signed links); plain addresses such as ``example.com/pricing`` are kept;
 * ``[IBAN]``    IBANs that pass the ISO 13616 mod-97 check;
-* ``[CARD]``    13-19 digit card numbers (spaces/dashes allowed) that pass the Luhn check, and any such digit
-  run within a few words after "card", "visa", "mastercard" or "amex" (a mistyped card is still a card);
+* ``[CARD]``    card numbers: runs of 13 or more digits (spaces/dashes allowed) that pass the Luhn check, and any
+  13-19 digit run within a few words after "card", "visa", "mastercard" or "amex" (a mistyped card is still a card);
 * ``[PHONE]``   phone numbers: ``+`` and 8-15 digits, or 9-15 digits written in groups/brackets;
 * ``[ADDRESS]`` street-like numbers: ``12 Baker Street``, ``221b Main Rd``.
 
@@ -28,7 +28,7 @@ _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 # A path segment of 16+ characters mixing letters and digits looks like a token or signature.
 _TOKENISH = re.compile(r"(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{16,}")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
-_CARD = re.compile(r"(?<![\d\w])(?:\d[ \-]?){12,18}\d(?![\d\w])")
+_CARD = re.compile(r"(?<![\d\w])(?:\d[ \-]?){12,}\d(?![\d\w])")  # 13+ digits: longer runs that pass Luhn too
 _CARD_CONTEXT = re.compile(r"(?i)\b(?:card|visa|mastercard|amex)\b(?:\W+\w+){0,3}?\W+((?:\d[ \-]?){12,18}\d)(?![\d\w])")
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d[\d \-().]{6,20}\d"  # international
