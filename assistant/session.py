@@ -25,14 +25,16 @@ class CliState:
 STATE = CliState()
 
 
-def parse_maps(maps: list[str] | None) -> dict[str, str]:
-    """``["customer_id=user"]`` -> ``{"data.columns.customer_id": "user"}``."""
+def parse_maps(
+    maps: list[str] | None, prefix: str = "data.columns.", example: str = "customer_id=user_id"
+) -> dict[str, str]:
+    """``["customer_id=user"]`` -> ``{"data.columns.customer_id": "user"}`` (``prefix`` names the settings)."""
     out: dict[str, str] = {}
     for item in maps or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise ConfigError(f"--map {item!r} is not FIELD=COLUMN; e.g. --map customer_id=user_id")
-        out[f"data.columns.{key.strip()}"] = value.strip()
+            raise ConfigError(f"--map {item!r} is not FIELD=COLUMN; e.g. --map {example}")
+        out[f"{prefix}{key.strip()}"] = value.strip()
     return out
 
 

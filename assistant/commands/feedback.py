@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from assistant.options import DataOpt, FeedbackOpt, FormatOpt, MapOpt, SourceFormatOpt, StoreOpt, TimezoneOpt
-from assistant.session import feedback_source
+from assistant.session import feedback_source, parse_maps
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -27,15 +27,7 @@ SentimentOpt = Annotated[
 
 def parse_feedback_maps(maps: list[str] | None) -> dict[str, str]:
     """``["text=comment"]`` -> ``{"text": "comment"}`` (feedback fields; see tools.feedback_load)."""
-    from tools.errors import ConfigError
-
-    out: dict[str, str] = {}
-    for item in maps or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise ConfigError(f"--map {item!r} is not FIELD=COLUMN; e.g. --map text=comment")
-        out[key.strip()] = value.strip()
-    return out
+    return parse_maps(maps, prefix="", example="text=comment")
 
 
 def _settings(store: str | None, embedding: str | None = None, **flags: Any) -> Settings:
