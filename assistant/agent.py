@@ -5,9 +5,10 @@ calls ``tools.registry.invoke`` with the session's ``ToolContext`` and returns t
 ``ToolResult`` (lists capped at ``[llm] result_rows``): aggregates only, never raw rows. Middleware around the
 tools enforces the per-question call budget (``[llm] max_tool_calls``), turns bad arguments into
 ``error: …`` text the model can act on, serialises tool execution (the engine connection is not
-thread-safe; the model may ask for several tools at once) and records the trace. After the answer, every
-number in it is checked against the turn's tool results (``assistant.verify``). Every request to the model
-is recorded in the egress ledger by a callback (``assistant.ledger``).
+thread-safe; the model may ask for several tools at once) and records the trace in the order the model
+asked for the calls (parallel calls finish in any order; trace and budget must not depend on that).
+After the answer, every number in it is checked against the turn's tool results (``assistant.verify``).
+Every request to the model is recorded in the egress ledger by a callback (``assistant.ledger``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class ToolCallRecord:
     arguments: dict[str, Any]
     seconds: float
     error: str | None = None
+    slot: int = 0  # position among the turn's requested calls: the trace's order
 
     def as_dict(self) -> dict[str, Any]:
         """``{name, arguments, seconds}`` (+ ``error`` when the call failed)."""
@@ -75,7 +77,7 @@ class TurnResult:
     Attributes:
         answer: the answer text; numbers no tool result supports are marked ``⚠``.
         provider: ``openai``, ``openai-compatible`` or ``offline``.
-        tool_calls: ``[{name, arguments, seconds}]`` in execution order.
+        tool_calls: ``[{name, arguments, seconds}]`` in the order the model asked for them.
         numbers: ``{"verified": [...], "unverified": [...]}`` as written in the answer.
         results: the full ``ToolResult`` of each successful call.
         model: the model name ("" offline).
@@ -132,8 +134,38 @@ class _Turn:
     hooks: TurnHooks
     used: int = 0
     calls: list[ToolCallRecord] = field(default_factory=list)
-    results: list[ToolResult] = field(default_factory=list)
+    slotted: list[tuple[int, ToolResult]] = field(default_factory=list)
+    slot: int = 0  # the slot of the call now running (set under the lock)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def ordered_calls(self) -> list[ToolCallRecord]:
+        """The trace in the order the model asked for the calls."""
+        return sorted(self.calls, key=lambda c: c.slot)
+
+    @property
+    def results(self) -> list[ToolResult]:
+        """The successful results in the order the model asked for the calls."""
+        return [r for _, r in sorted(self.slotted, key=lambda pair: pair[0])]
+
+
+def call_slot(messages: Sequence[Any], call_id: str) -> int:
+    """Position of tool call ``call_id`` among the calls the model asked for since the question.
+
+    Parallel calls reach the middleware in any order; numbering them by the model's request order keeps the
+    trace, and which calls a tight budget refuses, the same on every run.
+    """
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    start = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1) + 1
+    slot = 0
+    for message in messages[start:]:
+        if isinstance(message, AIMessage):
+            for requested in message.tool_calls:
+                if requested.get("id") == call_id:
+                    return slot
+                slot += 1
+    return slot
 
 
 def budget_message(budget: int) -> str:
@@ -212,10 +244,14 @@ def _middleware(agent: JourneyAgent) -> list[Any]:
             turn = agent.turn
             call = request.tool_call
             name, arguments = call["name"], dict(call.get("args") or {})
+            state = request.state
+            messages = state.get("messages", []) if isinstance(state, dict) else getattr(state, "messages", [])
+            slot = call_slot(messages, call["id"])
             with turn.lock:
-                if turn.used >= turn.budget:
+                if slot >= turn.budget:
                     return ToolMessage(budget_message(turn.budget), tool_call_id=call["id"], name=name, status="error")
                 turn.used += 1
+                turn.slot = slot
                 spec = agent.specs.get(name)
                 if spec is not None:
                     try:
@@ -224,6 +260,7 @@ def _middleware(agent: JourneyAgent) -> list[Any]:
                         return agent.record(
                             name,
                             arguments,
+                            slot,
                             0.0,
                             ToolMessage(f"error: {exc}", tool_call_id=call["id"], name=name, status="error"),
                         )
@@ -231,7 +268,7 @@ def _middleware(agent: JourneyAgent) -> list[Any]:
                     turn.hooks.on_tool_start(name, arguments)
                 started = time.perf_counter()
                 message = handler(request)
-                return agent.record(name, arguments, time.perf_counter() - started, message)
+                return agent.record(name, arguments, slot, time.perf_counter() - started, message)
 
     def on_error(exc: Exception, request: Any) -> str:
         name = request.tool_call["name"]
@@ -296,13 +333,15 @@ class JourneyAgent:
 
     def _run_tool(self, name: str, arguments: dict[str, Any]) -> str:
         result = run_spec(self.specs[name], arguments, self.context)
-        self.turn.results.append(result)
+        self.turn.slotted.append((self.turn.slot, result))
         return json.dumps(result.compact(max_rows=self.result_rows), ensure_ascii=False, default=str)
 
-    def record(self, name: str, arguments: dict[str, Any], seconds: float, message: ToolMessage) -> ToolMessage:
+    def record(
+        self, name: str, arguments: dict[str, Any], slot: int, seconds: float, message: ToolMessage
+    ) -> ToolMessage:
         """Add a finished call to the turn's trace (and tell the live display)."""
         error = str(message.content) if getattr(message, "status", "success") == "error" else None
-        record = ToolCallRecord(name, arguments, seconds, error)
+        record = ToolCallRecord(name, arguments, seconds, error, slot)
         self.turn.calls.append(record)
         if self.turn.hooks.on_tool_end:
             self.turn.hooks.on_tool_end(record)
@@ -343,7 +382,7 @@ class JourneyAgent:
             answer = f"I stopped before finding an answer: the {self.max_tool_calls}-call tool budget is used up."
             notes.append("tool-call budget exhausted ([llm] max_tool_calls)")
         self.messages = messages
-        return finish_turn(question, answer, self.provider, self.turn.calls, self.turn.results, notes)
+        return finish_turn(question, answer, self.provider, self.turn.ordered_calls, self.turn.results, notes)
 
     def _stream(self, state_in: dict[str, Any], config: dict[str, Any], on_token: Callable[[str], None]) -> Any:
         from langchain_core.messages import AIMessageChunk

@@ -157,6 +157,20 @@ def test_the_tool_call_budget_is_enforced_per_question(context: ToolContext) -> 
     assert len(agent_next.ask("count visits").results) == 1
 
 
+def test_parallel_calls_are_traced_and_budgeted_in_the_order_the_model_asked(context: ToolContext) -> None:
+    # Parallel tool calls finish in any order; the trace, the results and which calls a tight budget refuses
+    # follow the model's request order on every run.
+    events = ["visit", "touch", "signup", "purchase", "visit"]
+    for _ in range(8):
+        script = [tool_turn(*(call("count_events", event=e) for e in events)), answer("Done.")]
+        agent, model = agent_for(context, script, max_tool_calls=3)
+        turn = agent.ask("count everything")
+        assert [c["arguments"]["event"] for c in turn.tool_calls] == events[:3]
+        assert [r.definition["event"] for r in turn.results] == events[:3]
+        refused = [text for text in tool_texts(model.sent[1]) if "budget exhausted" in text]
+        assert len(refused) == 2
+
+
 def test_a_model_that_never_stops_calling_tools_is_stopped(context: ToolContext) -> None:
     script = [tool_turn(call("count_events", event="visit")) for _ in range(20)]
     agent, model = agent_for(context, script, max_tool_calls=2)
