@@ -163,6 +163,13 @@ def test_ask_with_a_bad_provider_setting_is_one_error_line(events_csv: Path, tmp
     assert result.stderr.strip().startswith('error: [llm] provider = "openai" but $OPENAI_API_KEY is not set')
 
 
+def test_ask_with_an_empty_question_is_one_error_line(events_csv: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["ask", "  ", "--data", str(events_csv)], env=env_for(tmp_path))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the question is empty; ask in plain words")
+
+
 # ------------------------------------------------------------------------------------------ pure pieces
 
 

@@ -15,6 +15,7 @@ from assistant.options import (
     SourceFormatOpt,
     TimezoneOpt,
 )
+from tools.errors import ArgumentError
 
 if TYPE_CHECKING:
     from assistant.agent import TurnResult
@@ -102,6 +103,10 @@ def register(app: typer.Typer) -> None:
         from assistant.chat import run_turn
         from assistant.render import emit
 
+        if not question.strip():
+            raise ArgumentError(
+                'the question is empty; ask in plain words, e.g. journey ask "which channel drives purchases?"'
+            )
         settings, context = session(data, feedback, source_format, maps, timezone, conversion, provider)
         assistant = build_assistant(context, settings)
         if fmt == "table":
