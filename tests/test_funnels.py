@@ -173,6 +173,18 @@ def test_since_until_filter_the_step1_event() -> None:
     assert reach(ds, steps=("visit", "signup"), since=at(1), until=at(10)) == {"inside": 2}
 
 
+@pytest.mark.parametrize("order", ["ordered", "strict", "any"])
+def test_a_run_straddling_since_is_entered_inside_the_range(order: str) -> None:
+    # Visits on day 0 and day 2 with nothing between form one strict run; with --since day 1 the customer
+    # enters step 1 on day 2 in every mode, so time to convert is 1 day, never 3.
+    ds = make([("c", at(0), "visit"), ("c", at(2), "visit"), ("c", at(3), "signup")])
+    query = FunnelQuery(("visit", "signup"), timedelta(days=7), order, since=at(1))  # type: ignore[arg-type]
+    rows = customer_chains(ds.events, query).select("_reach", "_first").to_pyarrow().to_pylist()
+    assert rows == [{"_reach": 2, "_first": at(2)}]
+    result = funnel(ds, steps="visit,signup", order=order, since="2024-01-02")
+    assert result.result["time_to_convert"][0]["median_days_to_convert"] == 1.0
+
+
 def test_window_from_defaults_and_other_units() -> None:
     ds = make([("a", at(0), "visit"), ("a", at(hours=30), "signup")])
     assert [r["customers"] for r in funnel(ds, steps="visit,signup", window="1d").result["steps"]] == [1, 0]

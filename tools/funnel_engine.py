@@ -213,6 +213,12 @@ def _strict_chains(events: ir.Table, query: FunnelQuery) -> ir.Table:
     order = ibis.window(group_by="customer_id", order_by=["timestamp", "_rank", "event"])
     # The raw event before a run's first event is the last event of the previous run.
     base = base.mutate(_prev=base.event.lag().over(order), _prev_ts=base.timestamp.lag().over(order))
+    if query.since is not None:
+        # A run that straddles --since is entered at the customer's first event in range, which lies inside
+        # the run (its events are consecutive): the entry must not predate --since.
+        in_range = base.timestamp >= ibis.literal(query.since, type="timestamp")
+        crossing = ibis.cases((in_range, base.timestamp), else_=ibis.null(base.timestamp.type()))
+        base = base.mutate(_cross=crossing.min().over(ibis.window(group_by="customer_id")))
     runs = base.filter(base._prev.isnull() | (base._prev != base.event))
     order = ibis.window(group_by="customer_id", order_by=["timestamp", "_rank", "event"])
     leads: dict[str, Any] = {"_run_end": runs._prev_ts.lead(1).over(order)}
@@ -232,7 +238,10 @@ def _strict_chains(events: ir.Table, query: FunnelQuery) -> ir.Table:
         cond = (seq[f"_e{k}"] == steps[k]) & (lead_ts <= end)
         ok = ok & cond.fill_null(False)
         columns[step_column(k)] = ibis.cases((ok, lead_ts), else_=ibis.null(lead_ts.type()))
-    chain = seq.select("customer_id", "_value", **columns, _entry=seq.timestamp)
+    entry = seq.timestamp
+    if query.since is not None:
+        entry = ibis.cases((seq.timestamp < ibis.literal(query.since, type="timestamp"), seq._cross), else_=entry)
+    chain = seq.select("customer_id", "_value", **columns, _entry=entry)
     reach = sum((chain[step_column(k)].notnull().cast("int16") for k in range(1, n)), ibis.literal(1, type="int16"))
     return chain.mutate(_reach=reach)
 
