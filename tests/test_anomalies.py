@@ -117,6 +117,27 @@ def test_daily_metrics_hand_counts() -> None:
     assert "customers_purchase" not in daily.values and "revenue" not in daily.values
 
 
+def test_same_day_rate_is_a_share_of_the_days_customers_never_above_one() -> None:
+    # Day 1: a and b visit, a signs up. Day 2: c visits; a and b sign up (their visits were yesterday), c does not.
+    # Stage counts on day 2: 1 visitor, 2 sign-ups; the day's visitors who signed up that day: 0 of 1.
+    rows = [
+        ("a", "2024-01-01 09:00", "visit"),
+        ("a", "2024-01-01 09:10", "signup"),
+        ("b", "2024-01-01 10:00", "visit"),
+        ("c", "2024-01-02 09:00", "visit"),
+        ("a", "2024-01-02 11:00", "signup"),
+        ("b", "2024-01-02 12:00", "signup"),
+        ("b", "2024-01-02 12:05", "signup"),
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "timestamp", "event"])
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"])
+    daily = daily_metrics(from_records(frame), ("visit", "signup"))
+    assert daily.values["customers_visit"].tolist() == [2, 1]
+    assert daily.values["customers_signup"].tolist() == [1, 2]
+    assert daily.values["rate_visit_to_signup"].tolist() == [0.5, 0.0]
+    assert daily.denominators["rate_visit_to_signup"].tolist() == [2, 1]
+
+
 def test_small_dataset_planted_drop_and_edges() -> None:
     ds = from_records(_events(days=28, drop_day=20))
     result = anomalies(ds, stages=("visit", "signup"))

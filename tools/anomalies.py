@@ -13,7 +13,7 @@ Method (printed in every result's ``definition``), per metric of ``tools.daily``
 3. robust score: residual / its noise, divided by a dispersion factor = 1.4826 x median |standardised
    residual| over the testable days. Counts: noise 1/2 (Poisson on the square-root scale) and a dispersion of at
    least 1 (never less noisy than Poisson). Rates: noise proportional to 1/sqrt(n), n = customers at the earlier
-   stage that day (a same-day ratio of overlapping counts is not binomial), scaled by the data, at least half
+   stage that day (days differ in mix, so the binomial noise is only a floor), scaled by the data, at least half
    the binomial noise at the median rate. Revenue: the dispersion alone, at least 1/2. Two-sided p-value from
    Student t with the MAD's effective degrees of freedom (0.37 x (days - 1): the scale is estimated from few
    days), or from the normal distribution when a floor sets the scale;
@@ -171,8 +171,8 @@ def _score(
     n = len(x)
     expected_x = _expected(x, base, weekdays)
     if kind == "rate":
-        # A same-day ratio of two overlapping customer counts is not a binomial proportion (it can pass 1):
-        # its noise is taken as proportional to 1/sqrt(customers at the earlier stage), scaled by the data.
+        # A day's share is overdispersed against the binomial (days differ in mix): its noise is taken as
+        # proportional to 1/sqrt(customers at the earlier stage), scaled by the data.
         se = 1.0 / np.sqrt(np.maximum(denominators if denominators is not None else 1.0, 1.0))
     elif kind == "count":
         se = np.full(n, 0.5)
@@ -337,7 +337,7 @@ def anomalies(
             "metrics": chosen,
             "metric_definitions": {m: daily.labels.get(m, m) for m in chosen},
             "days": "UTC calendar days",
-            "rate": "customers with stage b that day / customers with stage a that day (same-day activity)",
+            "rate": "of the customers who reached stage a that day, the share who also reached stage b that day",
             "baseline": f"weekday effect (median over the {WEEKDAY_NEIGHBOURS} nearest other same-weekday days of "
             f"value minus its 7-day block median) + level (median of the deseasonalised values of the "
             f"{LEVEL_NEIGHBOURS} nearest other days); the day itself is never used, and days scoring "

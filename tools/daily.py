@@ -3,9 +3,10 @@
 Metrics (name: meaning):
 
 * ``customers_<stage>``: distinct customers with at least one event of that stage that day;
-* ``rate_<a>_to_<b>``: for consecutive stages, ``customers_<b> / customers_<a>`` on the same day. This is a
-  same-day activity ratio, not a cohort conversion: it compares the day's flow into b with the day's flow into a,
-  which is what moves when one step of the journey breaks on a given day (undefined when no one reached a);
+* ``rate_<a>_to_<b>``: for consecutive stages, of the customers who reached a that day, the share who also
+  reached b that day: a proportion in [0, 1] (a ratio of the two day counts could pass 1 when b's customers
+  came from earlier days). It is what drops when one step of the journey breaks on a given day; it is not a
+  cohort conversion (later days do not count), and it is undefined when no one reached a;
 * ``touches_<channel>``: events carrying that channel;
 * ``revenue``: the sum of revenue over all events.
 
@@ -91,31 +92,34 @@ def daily_metrics(dataset: Dataset, stages: tuple[str, ...] | list[str], max_cha
     labels: dict[str, str] = {}
 
     day = t.timestamp.date()
-    if present:
-        staged = t.filter(t.event.isin(present))
-        per_stage = (
-            staged.group_by(day=staged.timestamp.date(), event=staged.event)
-            .agg(customers=staged.customer_id.nunique())
-            .to_pyarrow()
-        )
-        stage_series = {s: np.zeros(len(days)) for s in present}
-        for d, event, n in zip(
-            per_stage["day"].to_pylist(),
-            per_stage["event"].to_pylist(),
-            per_stage["customers"].to_pylist(),
-            strict=True,
-        ):
-            stage_series[event][index[_as_date(d)]] = n
-        for s in present:
-            name = f"customers_{feature_slug(s)}"
-            values[name], kinds[name], labels[name] = stage_series[s], "count", f"customers reaching {s}"
     denominators: dict[str, np.ndarray] = {}
-    for a, b in itertools.pairwise(present):
-        name = f"rate_{feature_slug(a)}_to_{feature_slug(b)}"
-        num, den = values[f"customers_{feature_slug(b)}"], values[f"customers_{feature_slug(a)}"]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            values[name] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-        kinds[name], denominators[name], labels[name] = "rate", den, f"same-day {b} / {a} customers"
+    if present:
+        # One row per (day, customer) with a flag per stage, then one row per day: the stage counts and, per
+        # consecutive pair, the customers with both stages that day.
+        staged = t.filter(t.event.isin(present))
+        flags = {f"_has{i}": (staged.event == s).any() for i, s in enumerate(present)}
+        per_customer = staged.group_by(day=staged.timestamp.date(), customer_id=staged.customer_id).agg(**flags)
+        sums: dict[str, Any] = {f"_n{i}": per_customer[f"_has{i}"].sum() for i in range(len(present))}
+        for i in range(len(present) - 1):
+            sums[f"_both{i}"] = (per_customer[f"_has{i}"] & per_customer[f"_has{i + 1}"]).sum()
+        per_day = per_customer.group_by("day").agg(**sums).to_pyarrow()
+        rows = [index[_as_date(d)] for d in per_day["day"].to_pylist()]
+
+        def series(column: str) -> np.ndarray:
+            out = np.zeros(len(days))
+            out[rows] = np.asarray(per_day[column].to_pylist(), dtype=np.float64)
+            return out
+
+        for i, s in enumerate(present):
+            name = f"customers_{feature_slug(s)}"
+            values[name], kinds[name], labels[name] = series(f"_n{i}"), "count", f"customers reaching {s}"
+        for i, (a, b) in enumerate(itertools.pairwise(present)):
+            name = f"rate_{feature_slug(a)}_to_{feature_slug(b)}"
+            num, den = series(f"_both{i}"), values[f"customers_{feature_slug(a)}"]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values[name] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+            kinds[name], denominators[name] = "rate", den
+            labels[name] = f"share of the day's {a} customers who reached {b} that day"
     if channels:
         touched = t.filter(t.channel.isin(channels))
         per_channel = (
