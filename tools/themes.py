@@ -140,7 +140,7 @@ def ctfidf_terms(texts: Sequence[str], labels: np.ndarray, top: int = 6) -> dict
     weights = tf * idf
     out: dict[int, list[str]] = {}
     for row, c in enumerate(clusters):
-        out[c] = [str(terms[j]) for j in np.argsort(-weights[row])[:top] if weights[row, j] > 0]
+        out[c] = [str(terms[j]) for j in np.argsort(-weights[row], kind="stable")[:top] if weights[row, j] > 0]
     return out
 
 
@@ -151,7 +151,7 @@ def representatives(vectors: np.ndarray, labels: np.ndarray, n: int = 3) -> dict
         members = np.flatnonzero(labels == c)
         centroid = vectors[members].mean(axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
-        order = members[np.argsort(-(vectors[members] @ centroid))]
+        order = members[np.argsort(-(vectors[members] @ centroid), kind="stable")]
         out[c] = order.tolist()[: max(n * 4, n)]
     return out
 
