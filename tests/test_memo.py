@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -116,8 +117,7 @@ def test_fake_llm_writes_the_summary_and_invented_numbers_are_flagged(memo: Memo
     assert "never compute" in system
     assert "credited but not causal" in prompt and "Headline KPIs" in prompt
     assert "w0c0" not in prompt  # the model sees aggregates only, never customer ids
-    memo.summary = summary
-    text = to_markdown(memo)
+    text = to_markdown(dataclasses.replace(memo, summary=summary))  # the module's memo stays as built
     assert "Written by fake-model" in text and "could not be traced" in text
 
 

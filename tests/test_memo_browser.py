@@ -1,7 +1,7 @@
 """The HTML memo in a real headless browser (Chromium): no console errors, no sideways scrolling on a phone.
 
 Needs Debian's ``chromium`` (``apt-get install -y chromium``); skipped with that hint when it is missing.
-``JOURNEY_UPDATE_SCREENSHOT=1`` also renders the full demo memo and saves ``docs/memo-screenshot.png``.
+``UPDATE_MEMO_SCREENSHOT=1`` also renders the full demo memo and saves ``docs/memo-screenshot.png``.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def _render(page: Path, screenshot: Path, size: tuple[int, int], profile: Path) 
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
+        "--disable-dev-shm-usage",
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
@@ -64,7 +65,7 @@ def memo_html(demo_dir: Path, demo_dataset: Any, tmp_path_factory: pytest.TempPa
     tmp = tmp_path_factory.mktemp("browser")
     context = ToolContext.for_dataset(demo_dataset)
     context.feedback = FeedbackSource(store=tmp / "chroma", path=demo_dir / "feedback.csv", embedding="hashing")
-    full = bool(os.environ.get("JOURNEY_UPDATE_SCREENSHOT"))
+    full = bool(os.environ.get("UPDATE_MEMO_SCREENSHOT"))
     only = None if full else {"kpis", "funnel", "friction", "anomalies", "attribution", "feedback", "quality"}
     memo = build_memo(context, None, ledger=RecommendationLedger(tmp / "recs.jsonl"), only=only)
     return to_html(memo)
@@ -91,7 +92,7 @@ def test_memo_renders_without_console_errors(memo_html: str, size: tuple[int, in
     (line,) = _render(probe, tmp_path / "probe.png", size, tmp_path / "profile")
     overflow = int(re.search(r"overflow:(-?\d+)", line).group(1))  # type: ignore[union-attr]
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px at {size[0]}px wide"
-    if os.environ.get("JOURNEY_UPDATE_SCREENSHOT") and size == DESKTOP:
+    if os.environ.get("UPDATE_MEMO_SCREENSHOT") and size == DESKTOP:
         docs = ROOT / "docs"
         docs.mkdir(exist_ok=True)
         _render(page, docs / "memo-screenshot.png", (1200, 1800), tmp_path / "profile")
