@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tools.dataset import load_events
+from tools.errors import DataError
 
 
 def _ga4_row(
@@ -159,3 +160,11 @@ def test_explicit_adapter_format(tmp_path: Path, fmt: str) -> None:
     path = tmp_path / "x.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
     assert load_events(path, source_format=fmt).source_format == fmt
+
+
+@pytest.mark.parametrize(("fmt", "what"), [("ga4", "a GA4 BigQuery export"), ("segment", "Segment calls")])
+def test_an_adapter_on_other_data_is_one_clear_error(tmp_path: Path, fmt: str, what: str) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("customer_id,timestamp,event\nu1,2024-03-01T10:00:00Z,visit\n")
+    with pytest.raises(DataError, match=f"this does not look like {what}: no .*columns found: customer_id"):
+        load_events(path, source_format=fmt)

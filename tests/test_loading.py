@@ -168,9 +168,36 @@ def test_bad_rows_are_counted_reported_and_excluded(tmp_path: Path) -> None:
     assert (q.null_customer_id, q.unparseable_timestamp, q.null_timestamp, q.null_event) == (1, 1, 1, 1)
     assert q.duplicate_events == 1
     assert q.unparseable_revenue == 1
+    assert (q.unusable_rows, q.rows_excluded, q.as_dict()["rows_excluded"]) == (4, 5, 5)
     notes = " | ".join(q.notes())
     for phrase in ("no customer id", "could not be parsed", "no timestamp", "no event name", "duplicate", "revenue"):
         assert phrase in notes
+
+
+def test_a_row_with_several_problems_is_excluded_once(tmp_path: Path) -> None:
+    rows = [
+        {"customer_id": "a", "timestamp": "2024-01-01 10:00:00", "event": "visit"},
+        {"customer_id": "", "timestamp": None, "event": ""},  # no id, no timestamp, no event: one row
+    ]
+    q = load_events(_write_csv(tmp_path / "e.csv", rows)).quality
+    assert (q.null_customer_id, q.null_timestamp, q.null_event) == (1, 1, 1)
+    assert (q.unusable_rows, q.duplicate_events, q.rows_excluded, q.rows_loaded) == (1, 0, 1, 1)
+    assert any("1 rows excluded in all" in note for note in q.notes())
+
+
+def test_malformed_csv_lines_are_counted_and_excluded(tmp_path: Path) -> None:
+    good = [f"u{i},2024-03-01T10:00:00Z,visit" for i in range(3000)]
+    lines = ["customer_id,timestamp,event", *good, "ux,2024-03-01T10:00:00Z,visit,extra", "uy,2024-03-01T11:00:00Z"]
+    path = tmp_path / "ragged.csv"
+    path.write_text("\n".join([*lines, "v1,2024-03-01T12:00:00Z,signup"]) + "\n")
+    q = load_events(path).quality
+    assert (q.rows_read, q.malformed_lines, q.rows_loaded, q.rows_excluded) == (3003, 2, 3001, 2)
+    assert q.malformed_example is not None and q.malformed_example.startswith("line 3002: ")
+    assert any(note.startswith("2 malformed CSV line(s) excluded (first: line 3002") for note in q.notes())
+    # A short file whose malformed line would confuse the header sniffer still loads by name.
+    small = tmp_path / "small.csv"
+    small.write_text("customer_id,timestamp,event\nu1,2024-03-01T10:00:00Z,visit\nu3,2024-03-01T10:00:00Z\n")
+    assert load_events(small).quality.malformed_lines == 1
 
 
 def test_all_rows_unusable_is_a_clear_error(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from tools.errors import DataError
+
 # medium (lower case) -> channel; the GA4 default channel grouping, simplified and documented.
 _MEDIUM_CHANNELS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("cpc", "ppc", "paidsearch", "paid_search", "paid-search", "sem"), "paid_search"),
@@ -64,6 +66,17 @@ def field(table: ir.Table, path: str, to: str | None = None) -> ir.Value:
     return value
 
 
+def require_columns(raw: ir.Table, names: tuple[str, ...], what: str) -> None:
+    """An adapter applied to other data is a clear error, not a crash deep in the mapping."""
+    missing = [name for name in names if name not in raw.columns]
+    if missing:
+        found = ", ".join(raw.columns[:12]) + (", …" if len(raw.columns) > 12 else "")
+        raise DataError(
+            f"this does not look like {what}: no {', '.join(repr(m) for m in missing)} column; columns found: "
+            f"{found}; use --source-format auto (or csv/parquet/json with --map)"
+        )
+
+
 def channel_expr(source: ir.StringValue, medium: ir.StringValue, click_id: ir.Value | None = None) -> ir.Value:
     """Map source/medium (and an ad click id) to a marketing channel; NULL when there is no campaign data."""
     med = medium.lower().strip()
@@ -86,7 +99,11 @@ def ga4(raw: ir.Table) -> ir.Table:
     event-scoped ``collected_traffic_source`` (a touch is an event that carried campaign parameters); the
     user-scoped first-touch ``traffic_source`` is kept as ``first_user_source``/``first_user_medium``.
     Revenue: ``ecommerce.purchase_revenue``, else ``event_value_in_usd``.
+
+    Raises:
+        DataError: the rows lack the export's identifying columns.
     """
+    require_columns(raw, ("event_timestamp", "event_name", "user_pseudo_id"), "a GA4 BigQuery export")
     user_id = field(raw, "user_id").cast("string")
     pseudo = field(raw, "user_pseudo_id").cast("string")
     src = field(raw, "collected_traffic_source.manual_source")
@@ -122,7 +139,12 @@ def segment(raw: ir.Table) -> tuple[ir.Table, ir.Table]:
     ``identify``/``alias`` calls are not events: they only link ``anonymousId`` to ``userId``.
     Channel from ``context.campaign.source/medium``, campaign from ``context.campaign.name``,
     revenue from ``properties.revenue``.
+
+    Raises:
+        DataError: the rows lack the calls' identifying columns.
     """
+    ids = [name for name in ("userId", "anonymousId") if name in raw.columns]
+    require_columns(raw, ("type", "timestamp", *(ids[:1] or ["userId"])), "Segment calls")
     kind = field(raw, "type").lower()
     user_id = field(raw, "userId").cast("string")
     anon = field(raw, "anonymousId").cast("string")

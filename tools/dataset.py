@@ -16,12 +16,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 
 from tools import adapters
 from tools.errors import ConfigError, DataError
-from tools.sources import SOURCE_FORMATS, check_empty, file_format, read_raw, resolve_files, sniff
+from tools.sources import SOURCE_FORMATS, check_empty, csv_rejects, file_format, read_raw, resolve_files, sniff
 from tools.timeparse import TIMESTAMP_RULES, naive_range, to_utc
 
 CANONICAL = ("customer_id", "timestamp", "event", "channel", "campaign", "revenue")
@@ -48,6 +49,9 @@ class QualityReport:
 
     rows_read: int = 0
     rows_loaded: int = 0
+    malformed_lines: int = 0
+    malformed_example: str | None = None
+    unusable_rows: int = 0  # rows with at least one of the four problems below (a row may have several)
     null_customer_id: int = 0
     null_timestamp: int = 0
     unparseable_timestamp: int = 0
@@ -62,11 +66,17 @@ class QualityReport:
 
     @property
     def rows_excluded(self) -> int:
-        return self.null_customer_id + self.null_timestamp + self.unparseable_timestamp + self.null_event
+        """Every input row not loaded: malformed lines, unusable rows and exact duplicates."""
+        return self.malformed_lines + self.unusable_rows + self.duplicate_events
 
     def notes(self) -> list[str]:
         """Plain-language lines for every non-zero count."""
         out = []
+        if self.malformed_lines:
+            out.append(
+                f"{self.malformed_lines:,} malformed CSV line(s) excluded (first: {self.malformed_example}); "
+                "quote fields that contain the delimiter"
+            )
         if self.null_customer_id:
             out.append(f"{self.null_customer_id:,} rows excluded: no customer id")
         if self.null_timestamp:
@@ -75,6 +85,9 @@ class QualityReport:
             out.append(f"{self.unparseable_timestamp:,} rows excluded: timestamp could not be parsed")
         if self.null_event:
             out.append(f"{self.null_event:,} rows excluded: no event name")
+        reasons = self.null_customer_id + self.null_timestamp + self.unparseable_timestamp + self.null_event
+        if reasons > self.unusable_rows:
+            out.append(f"{self.unusable_rows:,} rows excluded in all for the reasons above (a row can have several)")
         if self.duplicate_events:
             out.append(f"{self.duplicate_events:,} exact duplicate events excluded (first copy kept)")
         if self.unparseable_revenue:
@@ -330,18 +343,21 @@ def _prepare(
             no_ts=(~staged._ts_present).sum(),
             bad_ts=(staged._ts_present & staged.timestamp.isnull()).sum(),
             no_event=staged.event.isnull().sum(),
+            unusable=(staged.customer_id.isnull() | staged.timestamp.isnull() | staged.event.isnull()).sum(),
             bad_revenue=staged._revenue_bad.sum(),
         )
         .to_pyarrow()
         .to_pylist()[0]
     )
-    quality.rows_read = int(counts["rows"])
-    if quality.rows_read == 0:
+    quality.malformed_lines, quality.malformed_example = csv_rejects(con, raw)
+    quality.rows_read = int(counts["rows"]) + quality.malformed_lines
+    if quality.rows_read == quality.malformed_lines:
         raise DataError("the input has no rows; point --data at a file with events")
     quality.null_customer_id = int(counts["no_id"] or 0)
     quality.null_timestamp = int(counts["no_ts"] or 0)
     quality.unparseable_timestamp = int(counts["bad_ts"] or 0)
     quality.null_event = int(counts["no_event"] or 0)
+    quality.unusable_rows = int(counts["unusable"] or 0)
     quality.unparseable_revenue = int(counts["bad_revenue"] or 0)
     valid = staged.filter(staged.customer_id.notnull() & staged.timestamp.notnull() & staged.event.notnull()).drop(
         "_ts_present", "_revenue_bad"
@@ -368,7 +384,7 @@ def load_table(
     prepared = _prepare(con, raw, columns or ColumnMap(), timezone, quality, links)
     table = _materialize(con, prepared)
     quality.rows_loaded = int(table.count().to_pyarrow().as_py())
-    valid_rows = quality.rows_read - quality.rows_excluded
+    valid_rows = quality.rows_read - quality.malformed_lines - quality.unusable_rows
     quality.duplicate_events = valid_rows - quality.rows_loaded
     if quality.rows_loaded == 0:
         raise DataError(
@@ -430,7 +446,14 @@ def load_events(
         raw, links = adapters.segment(raw)
         columns = ColumnMap()
         quality.identity_calls = int(links.count().to_pyarrow().as_py())
-    return load_table(con, raw, columns, timezone, str(path), fmt, links, quality)
+    try:
+        return load_table(con, raw, columns, timezone, str(path), fmt, links, quality)
+    except duckdb.Error as exc:  # raised while scanning: e.g. a malformed line when several CSVs are read
+        first = str(exc).splitlines()[0]
+        raise DataError(
+            f"cannot read {str(path)!r} ({first}); fix the file (quote fields that contain the delimiter) "
+            "or load the files one at a time to have malformed lines counted and skipped"
+        ) from exc
 
 
 def from_records(

@@ -141,14 +141,49 @@ def read_raw(con: Any, files: list[Path], storage: FileFormat, id_columns: tuple
     return con.read_csv(paths if len(paths) > 1 else paths[0], header=True, inferSchema=False)
 
 
+REJECTS_SUFFIX = "_rejects"
+
+
 def _read_csv_duckdb(con: Any, paths: list[str], id_columns: tuple[str, ...]) -> ir.Table:
-    # Sniff the header first so that id columns can be pinned to VARCHAR.
-    header = con.con.sql(f"SELECT * FROM read_csv({paths!r}, auto_detect=true) LIMIT 0").columns
-    types = {c: "VARCHAR" for c in id_columns if c in header}
+    """One file: lines with too many or too few fields are set aside in a rejects table (``csv_rejects`` counts
+    them). Several files are aligned by column name instead (DuckDB cannot do both); a malformed line there is
+    an error naming the file and line."""
     name = ibis.util.gen_name("raw_csv")
-    options = "auto_detect=true, union_by_name=true" + (f", types={types!r}" if types else "")
+    rejects = (
+        f", store_rejects=true, rejects_table='{name}{REJECTS_SUFFIX}', rejects_scan='{name}_scans'"
+        if len(paths) == 1
+        else ", union_by_name=true"
+    )
+    # Sniff the header first so that id columns can be pinned to VARCHAR.
+    header = con.con.sql(f"SELECT * FROM read_csv({paths!r}, auto_detect=true{rejects}) LIMIT 0").columns
+    types = {c: "VARCHAR" for c in id_columns if c in header}
+    options = "auto_detect=true" + rejects + (f", types={types!r}" if types else "")
     con.con.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_csv({paths!r}, {options})")
     return con.table(name)
+
+
+def csv_rejects(con: Any, raw: ir.Table) -> tuple[int, str | None]:
+    """Malformed lines DuckDB set aside while reading ``raw`` (after it was scanned), and the first of them.
+
+    Every scan of the view appends to the rejects table, so lines are counted once per (file, line) of the
+    latest scan.
+    """
+    if con.name != "duckdb":
+        return 0, None
+    try:
+        table = f"{raw.get_name()}{REJECTS_SUFFIX}"
+    except AttributeError:  # an adapter's derived table, not a file read by _read_csv_duckdb
+        return 0, None
+    if not con.con.sql(f"SELECT 1 FROM duckdb_tables() WHERE table_name = '{table}'").fetchall():
+        return 0, None
+    rows = con.con.sql(
+        f"SELECT count(DISTINCT (file_id, line)), min(line), arg_min(error_message, line) FROM {table} "
+        f"WHERE scan_id = (SELECT max(scan_id) FROM {table})"
+    ).fetchall()
+    row = rows[0] if rows else None
+    if not row or not row[0]:
+        return 0, None
+    return int(row[0]), f"line {row[1]}: {row[2]}"
 
 
 def check_empty(files: list[Path]) -> None:
