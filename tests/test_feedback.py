@@ -299,3 +299,40 @@ def test_missing_feedback_file(source: FeedbackSource, feedback_csv: Path, tmp_p
     index_feedback(source, str(feedback_csv))
     ensure_indexed(missing)  # the store has records: the stale path is ignored
     assert search_feedback(missing, "demo").result["matches"]
+
+
+def test_same_ids_with_other_content_are_indexed_as_new(source: FeedbackSource, tmp_path: Path) -> None:
+    # Two survey exports that both number their rows f0001 …: B's texts must not be dropped as "already stored".
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    feedback_frame(1).to_csv(first, index=False)
+    other = feedback_frame(1)
+    other["text"] = [f"Survey two, answer {i}: the onboarding wizard froze on step three." for i in range(len(other))]
+    other["customer_id"] = [f"z{i}" for i in range(len(other))]
+    other.to_csv(second, index=False)
+    index_feedback(source, str(first))
+    added = index_feedback(source, str(second))
+    assert added.result["indexed"] == 12 and added.result["skipped_already_stored"] == 0
+    assert added.result["stored_id_other_content"] == 12 and added.result["collection_size"] == 24
+    assert any("FEEDBACK_ID~HASH" in note for note in added.notes)
+    stored = {r["id"]: r for r in open_store(source).iter_records()}
+    assert stored["f0001"]["metadata"]["customer_id"] == "c1"  # A's record is untouched
+    found = search_feedback(source, "onboarding wizard froze on step three", top=3).result["matches"]
+    assert found and all(m["text"].startswith("Survey two") and m["id"].startswith("f00") for m in found)
+    assert all("~" in m["id"] for m in found)
+    for path in (second, first):  # re-indexing either file adds nothing
+        again = index_feedback(source, str(path))
+        assert again.result["indexed"] == 0 and again.result["skipped_already_stored"] == 12
+    assert open_store(source).count() == 24
+
+
+def test_search_with_an_unknown_stage_or_channel_names_the_known_ones(
+    source: FeedbackSource, feedback_csv: Path
+) -> None:
+    index_feedback(source, str(feedback_csv))
+    with pytest.raises(ArgumentError, match=r"stage 'demoo'; stages in the store: demo, pricing, signup"):
+        search_feedback(source, "x", stage="demoo")
+    with pytest.raises(ArgumentError, match=r"channel 'mail'; channels in the store: email, social"):
+        search_feedback(source, "x", channel="mail")
+    # A known stage that the other filters empty is not an error, only a note.
+    empty = search_feedback(source, "x", stage="demo", sentiment="positive")
+    assert empty.result["matches"] == [] and "no feedback matches" in empty.notes[0]

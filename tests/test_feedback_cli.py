@@ -103,3 +103,10 @@ def test_search_indexes_a_feedback_file_on_demand(env: dict[str, str], tmp_path:
         "json",
     )
     assert json.loads(out)["result"]["matches"]
+
+
+def test_search_unknown_stage_is_one_error_line(env: dict[str, str]) -> None:
+    run("feedback", "index", env["file"], "--store", env["store"], "--map", "text=comment")
+    result = CliRunner().invoke(app, ["feedback", "search", "x", "--store", env["store"], "--stage", "demoo"])
+    assert result.exit_code != 0 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: no feedback has stage 'demoo'; stages in the store: demo, pricing, signup")

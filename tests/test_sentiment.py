@@ -115,3 +115,13 @@ def test_parse_scores() -> None:
         parse_scores("[0.5]", 2)
     last_line = llm_prompt(["x" * 500], quote_chars=30).splitlines()[-1]
     assert last_line.startswith("1. x") and len(last_line) <= len("1. ") + 30
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The demo booking was a nightmare.", "The product is garbage.", "Onboarding was an absolute shambles."],
+)
+def test_strong_verdict_words_are_negative(extended: LexiconSentiment, plain: LexiconSentiment, text: str) -> None:
+    assert label(plain.score_one(text)) == "neutral"  # missing from VADER's own lexicon
+    assert extended.score_one(text) < -0.3
+    assert extended.score_one(text.replace(" was ", " was not ").replace(" is ", " is not ")) > 0.05

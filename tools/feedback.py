@@ -112,6 +112,9 @@ def index_feedback(
     timings = {"load": time.perf_counter() - started, "redact_and_sentiment": 0.0, "embed": 0.0, "store": 0.0}
     tick = time.perf_counter()
     present = store.existing_ids(frame["id"].tolist())
+    frame, reused = _separate_reused_ids(store, frame, present)
+    if reused:
+        present = store.existing_ids(frame["id"].tolist())
     timings["store"] += time.perf_counter() - tick
     todo = frame.loc[~frame["id"].isin(present)].copy()
     # Length-sorted batches keep the per-batch padding of the sentence model small.
@@ -152,6 +155,7 @@ def index_feedback(
         "records": len(frame),
         "indexed": len(todo),
         "skipped_already_stored": len(frame) - len(todo),
+        "stored_id_other_content": reused,
         "stage_from_file": loaded.counts["stage_from_file"],
         "stage_inferred": loaded.counts["stage_inferred"],
         "stage_unknown": loaded.counts["stage_unknown"],
@@ -166,6 +170,11 @@ def index_feedback(
     if pii:
         kinds = ", ".join(f"{n:,} {kind}" for kind, n in sorted(pii.items()))
         notes.append(f"personal data replaced before storage: {kinds}")
+    if reused:
+        notes.append(
+            f"{reused:,} records reuse a feedback_id already stored with other content (e.g. from another file); "
+            "they are kept as separate records with id FEEDBACK_ID~HASH"
+        )
     if not len(todo):
         notes.append("nothing new: every record of the file is already in the store")
     return ToolResult(
@@ -174,7 +183,10 @@ def index_feedback(
             **source.describe(),
             "file": loaded.source,
             "embedding_model": store.model_id,
-            "id": "feedback_id when present, else a hash of customer_id, timestamp and text",
+            "id": (
+                "feedback_id when present, else a hash of customer_id, timestamp and text; a feedback_id already "
+                "stored with other content becomes FEEDBACK_ID~HASH"
+            ),
             "stage_inference": STAGE_RULE,
             "sentiment": SENTIMENT_RULE,
             "sentiment_model": scorer.name,
@@ -184,6 +196,46 @@ def index_feedback(
         result=result,
         notes=notes,
     )
+
+
+def _separate_reused_ids(store: Any, frame: Any, present: set[str]) -> tuple[Any, int]:
+    """Give rows whose feedback_id is stored with other content an id of their own, ``ID~HASH``.
+
+    Files often number their rows the same way (f0000001 …); without this a second file's different texts would
+    be skipped as "already stored". The content is compared by fingerprint (customer, time, text), so
+    re-indexing the same file still adds nothing.
+
+    Returns:
+        The frame (ids changed where the content differs) and how many ids changed.
+    """
+    candidates = frame["id"].isin(present) & (frame["id"] != frame["fingerprint"])
+    if not candidates.any():
+        return frame, 0
+    stored = store.metadata_of(frame.loc[candidates, "id"].tolist())
+    differs = [
+        not _same_content(row, stored.get(row.id), store) for row in frame.loc[candidates].itertuples(index=False)
+    ]
+    changed = frame.loc[candidates].index[differs]
+    if len(changed):
+        frame = frame.copy()
+        frame.loc[changed, "id"] = frame.loc[changed, "id"] + "~" + frame.loc[changed, "fingerprint"].str[1:13]
+    return frame, len(changed)
+
+
+def _same_content(row: Any, metadata: dict[str, Any] | None, store: Any) -> bool:
+    """Whether the stored record with ``row``'s id holds the same feedback as ``row``."""
+    if metadata is None:
+        return True
+    if "fp" in metadata:
+        return bool(metadata["fp"] == row.fingerprint)
+    # Stored before fingerprints were kept: compare what was stored (customer and redacted text).
+    from tools.redact import redact
+
+    customer = row.customer_id if isinstance(row.customer_id, str) else None
+    if metadata.get("customer_id") != customer:
+        return False
+    documents = store.fetch([row.id], embeddings=False)
+    return bool(documents and documents[0]["document"] == redact(row.text))
 
 
 def _load(path: str, source: FeedbackSource, dataset: Dataset | Callable[[], Dataset] | None) -> Any:
@@ -266,6 +318,10 @@ def search_feedback(
     store = _open_nonempty(source)
     where = where_clause(stage=stage, sentiment_label=sentiment, channel=channel)
     rows = store.query(redact(query), top, where)
+    if not rows:
+        # An empty answer is usually a misspelt filter value: say which values exist rather than print nothing.
+        _require_known(store, "stage", stage)
+        _require_known(store, "channel", channel)
     matches = [
         {
             "text": quote(row["document"], source.quote_chars),
@@ -387,6 +443,15 @@ def summarize_feedback(
 
 def _distinct(store: Any, key: str) -> list[str]:
     return sorted({str(r["metadata"].get(key)) for r in store.iter_records(documents=False)})
+
+
+def _require_known(store: Any, key: str, value: str | None) -> None:
+    """Raise ``ArgumentError`` listing the stored values when ``value`` is not one of them."""
+    if value is None:
+        return
+    known = _distinct(store, key)
+    if value not in known:
+        raise ArgumentError(f"no feedback has {key} {value!r}; {key}s in the store: {', '.join(known)}")
 
 
 def score_with_llm(source: FeedbackSource, scorer: SentimentScorer, batch_size: int = 200) -> dict[str, int]:

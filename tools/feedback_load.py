@@ -7,7 +7,7 @@ Canonical feedback fields (mapped from the file's columns like events: a ``colum
 | customer_id | yes (column) | who wrote it; joins feedback to the customer's events |
 | timestamp | yes (column) | when; parsed exactly like event timestamps (offsets honoured, naive = ``timezone``) |
 | text | yes | the feedback; rows with empty text are excluded (counted) |
-| feedback_id | no | a stable id; without it the id is a hash of customer, timestamp and text |
+| feedback_id | no | the record's id; without it the id is a hash of customer, timestamp and text |
 | stage | no | the journey stage it is about; inferred from events when missing |
 | channel | no | where it came from (survey, review site, ticket …) or the customer's channel |
 | rating | no | a numeric score (e.g. 1-5) |
@@ -47,8 +47,9 @@ class FeedbackFile:
     """A loaded feedback file.
 
     Attributes:
-        frame: columns ``id, feedback_id, customer_id, timestamp (naive UTC), text, stage, stage_source,
-            channel, rating``, one row per usable, distinct record.
+        frame: columns ``id, fingerprint, feedback_id, customer_id, timestamp (naive UTC), text, stage,
+            stage_source, channel, rating``, one row per usable, distinct record. ``fingerprint`` is
+            ``record_id`` of the content; ``id`` is the file's feedback_id, or the fingerprint without one.
         source: the path read.
         counts: rows read, excluded and why, duplicates, stages given/inferred/unknown.
         notes: plain-language caveats.
@@ -154,11 +155,15 @@ def load_feedback(
     counts["missing_timestamp"] = int(frame["timestamp"].isna().sum())
     if frame.empty:
         raise DataError(f"no usable feedback in {str(path)!r}: every row has an empty text column")
+    frame["fingerprint"] = [
+        record_id(cid, ts, text)
+        for cid, ts, text in zip(frame["customer_id"], frame["timestamp"], frame["text"], strict=True)
+    ]
+    # The file's own id wins within one file; the store tells same-id, other-content records apart by
+    # fingerprint (see tools.feedback.index_feedback).
     frame["id"] = [
-        str(fid) if isinstance(fid, str) else record_id(cid, ts, text)
-        for fid, cid, ts, text in zip(
-            frame["feedback_id"], frame["customer_id"], frame["timestamp"], frame["text"], strict=True
-        )
+        str(fid) if isinstance(fid, str) else fp
+        for fid, fp in zip(frame["feedback_id"], frame["fingerprint"], strict=True)
     ]
     before = len(frame)
     frame = frame.drop_duplicates("id", keep="first").reset_index(drop=True)

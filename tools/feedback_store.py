@@ -6,7 +6,9 @@ lazily (``open_store``), so ``import tools`` never loads it.
 
 Guarantees:
 * idempotent: records are keyed by a stable id and ids already present are skipped *before* embedding, so
-  re-indexing a file adds nothing and an interrupted run resumes where it stopped (writes are per batch);
+  re-indexing a file adds nothing and an interrupted run resumes where it stopped (writes are per batch); a
+  record whose feedback_id is stored with *other* content (another file numbering its rows the same way) is
+  stored as a new record ``ID~HASH`` — the content fingerprint kept in metadata (``fp``) tells them apart;
 * one embedding model per collection: its id is stored in the collection metadata and opening the collection
   with another model raises ``StoreError`` naming both and the fix;
 * no network: Chroma's telemetry is off and the embedding functions are ours (Chroma's default one would
@@ -180,6 +182,18 @@ class FeedbackStore:
                 found.update(self._collection.get(ids=chunk, include=[])["ids"])
         return found
 
+    def metadata_of(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The metadata of those ``ids`` that are stored."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), _PAGE):
+            chunk = list(ids[start : start + _PAGE])
+            if chunk:
+                reply = self._collection.get(ids=chunk, include=["metadatas"])
+                found.update(
+                    {rid: dict(meta or {}) for rid, meta in zip(reply["ids"], reply["metadatas"], strict=True)}
+                )
+        return found
+
     def add(
         self, ids: Sequence[str], documents: Sequence[str], metadatas: Sequence[dict[str, Any]], vectors: np.ndarray
     ) -> None:
@@ -266,7 +280,8 @@ def record_metadata(row: Any, score: float, label: str, pii: int) -> dict[str, A
         pii: number of redaction replacements in the text (stored only when > 0).
 
     Keys: stage, stage_source (file | inferred | unknown), sentiment, sentiment_label, channel, and when known
-    customer_id, time (ISO, UTC), ts (epoch seconds), week (ISO week), rating, pii.
+    customer_id, time (ISO, UTC), ts (epoch seconds), week (ISO week), rating, pii, and fp (the content
+    fingerprint, only when the id is the file's feedback_id rather than the fingerprint itself).
     """
     meta: dict[str, Any] = {
         "stage": str(row.stage),
@@ -276,6 +291,9 @@ def record_metadata(row: Any, score: float, label: str, pii: int) -> dict[str, A
     }
     if pii:
         meta["pii"] = int(pii)
+    fingerprint = getattr(row, "fingerprint", None)
+    if isinstance(fingerprint, str) and fingerprint != getattr(row, "id", None):
+        meta["fp"] = fingerprint
     if isinstance(row.customer_id, str):
         meta["customer_id"] = row.customer_id
     if row.timestamp is not None and row.timestamp == row.timestamp:  # NaT != NaT
