@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
+
 from tools.errors import JourneyError
 from tools.registry import ToolSpec
 
@@ -181,7 +183,7 @@ class TurnDisplay:
     def on_tool_end(self, record: ToolCallRecord) -> None:
         """Show a finished (or failed) tool call with its duration."""
         if record.error:
-            self.console.print(f"[yellow]  ✗ {record.name}: {record.error[:160]}[/yellow]", highlight=False)
+            self.console.print(f"[yellow]  ✗ {record.name}: {escape(record.error[:160])}[/yellow]", highlight=False)
         else:
             self.console.print(f"[dim]  ✓ {record.name} {record.seconds:.2f}s[/dim]", highlight=False)
 
@@ -228,7 +230,7 @@ def print_turn(console: Console, turn: TurnResult) -> None:
     )
     for note in turn.notes:
         if "offline mode" not in note:
-            console.print(f"[yellow]• {note}[/yellow]", highlight=False)
+            console.print(f"[yellow]• {escape(note)}[/yellow]", highlight=False)
 
 
 def run_turn(assistant: Assistant, text: str, console: Console) -> TurnResult:
@@ -306,7 +308,7 @@ def run_chat(
         except KeyboardInterrupt:
             console.print("[yellow]turn cancelled[/yellow]")
         except JourneyError as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         except Exception as exc:  # noqa: BLE001 — the one outer REPL boundary: a failed turn must not end the session
-            console.print(f"[red]error ({type(exc).__name__}):[/red] {exc}", highlight=False)
+            console.print(f"[red]error ({type(exc).__name__}):[/red] {escape(str(exc))}", highlight=False)
     return turns

@@ -166,6 +166,11 @@ def test_since_until_metric_filter_and_errors() -> None:
         anomalies(ds, since="last week")
     with pytest.raises(ArgumentError, match="alpha"):
         anomalies(ds, alpha=1.5)
+    # An empty or reversed range is an error, not a calm week.
+    with pytest.raises(ArgumentError, match=r"no complete day of the data .* lies in the range 2025-01-01"):
+        anomalies(ds, since="2025-01-01", stages=("visit", "signup"))
+    with pytest.raises(ArgumentError, match="--since 2024-02-01 is after --until 2024-01-01"):
+        anomalies(ds, since="2024-02-01", until="2024-01-01", stages=("visit", "signup"))
 
 
 @pytest.mark.slow

@@ -209,6 +209,18 @@ def test_cli_paths_file(tmp_path: Path) -> None:
     assert "time-decay needs" in bad.stderr
 
 
+def test_sampled_shapley_says_so_in_its_rule(tmp_path: Path) -> None:
+    file = tmp_path / "paths.csv"
+    lines = [f"c{i:02d} > c{(i + 1) % 18:02d},{i + 1},0,3" for i in range(18)]
+    file.write_text("path,conversions,value,null\n" + "\n".join(lines) + "\n")
+    out = CliRunner().invoke(
+        app, ["attribution", "--paths", str(file), "--model", "shapley", "--format", "json"], catch_exceptions=False
+    )
+    assert out.exit_code == 0, out.output
+    rule = json.loads(out.stdout)["definition"]["rule"]
+    assert "estimated from 2,000 seeded random channel orders" in rule and "exact Shapley" not in rule
+
+
 def test_lookback_and_half_life_flags(tmp_path: Path) -> None:
     data = tmp_path / "events.csv"
     events().to_csv(data, index=False)

@@ -77,6 +77,14 @@ def test_offline_chat_session_end_to_end(events_csv: Path, tmp_path: Path) -> No
     assert not (tmp_path / "egress.jsonl").exists()  # offline: nothing was sent anywhere
 
 
+def test_chat_errors_keep_bracketed_words(tmp_path: Path) -> None:
+    # "[data] path" in an error must not be swallowed as Rich markup.
+    result = CliRunner().invoke(
+        app, ["chat", "--data", str(tmp_path / "nope.csv")], input="funnel\n/quit\n", env=env_for(tmp_path)
+    )
+    assert "[data] path" in result.stdout, result.stdout
+
+
 def test_pasted_stats_in_chat_go_to_the_pasted_funnel_tool(events_csv: Path, tmp_path: Path) -> None:
     if "analyze_pasted_funnel" not in all_tools():
         pytest.skip("the pasted-funnel tool is not registered yet")

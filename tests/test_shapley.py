@@ -29,6 +29,7 @@ def test_two_channel_game_by_hand() -> None:
     credit = model_credit(t, "shapley", ["A", "B"])
     assert credit.conversions == pytest.approx([8.0, 4.0])
     assert credit.revenue == pytest.approx([16.0, 8.0])
+    assert not credit.approximate
 
 
 def test_subset_sums() -> None:
@@ -92,7 +93,7 @@ def test_exact_limit_and_sampling() -> None:
         rows[path] = rows.get(path, 0.0) + float(rng.integers(1, 4))
     t = table(rows)
     credit = model_credit(t, "shapley", t.channels(), seed=11)
-    assert any("approximated" in note for note in credit.notes)
+    assert any("approximated" in note for note in credit.notes) and credit.approximate
     # The sampled estimate is efficient too (every set's value goes to exactly one member per order).
     assert credit.conversions.sum() == pytest.approx(t.conversions.sum())
     again = model_credit(t, "shapley", t.channels(), seed=11)

@@ -268,6 +268,8 @@ def anomalies(
     if warmup_days < 0:
         raise ArgumentError(f"warmup_days must be 0 or more, got {warmup_days}")
     first_day, last_day = _parse_day(since, "since"), _parse_day(until, "until")
+    if first_day is not None and last_day is not None and first_day > last_day:
+        raise ArgumentError(f"--since {first_day} is after --until {last_day}; swap them")
     daily = daily_metrics(dataset, tuple(stages))
     chosen = _select_metrics(list(daily.values), metrics)
     complete, notes = _edges(daily)
@@ -281,6 +283,11 @@ def anomalies(
     if last_day is not None:
         window &= days <= np.datetime64(last_day)
 
+    if (first_day is not None or last_day is not None) and not (window & complete).any() and daily.days:
+        raise ArgumentError(
+            f"no complete day of the data ({daily.days[0]} to {daily.days[-1]}) lies in the range "
+            f"{first_day or '…'} to {last_day or '…'}; choose dates inside the data"
+        )
     tests: list[tuple[str, int, float, float, float, float]] = []
     skipped: list[str] = []
     for metric in chosen:

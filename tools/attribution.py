@@ -18,13 +18,21 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.context import ToolContext
-from tools.credit import MODELS, RULES, channel_conversions, channel_rows, model_credit
+from tools.credit import (
+    MODELS,
+    RULES,
+    SHAPLEY_PERMUTATIONS,
+    channel_conversions,
+    channel_rows,
+    model_credit,
+)
 from tools.dataset import Dataset, definition
 from tools.durations import format_duration, parse_duration
 from tools.errors import ArgumentError
 from tools.journeys import STAGE_PREFIX, PathTable, build_path_table
 from tools.registry import ToolSpec
 from tools.result import ToolResult
+from tools.shapley import EXACT_LIMIT
 
 ModelChoice = Literal["first", "last", "linear", "time-decay", "position", "markov", "shapley", "all"]
 CHOICES: tuple[str, ...] = (*MODELS, "all")
@@ -155,6 +163,12 @@ def attribute(
         )
     credit = model_credit(table, model, channels, order=order, seed=seed)
     spec["rule"] = RULES[model]
+    if credit.approximate:
+        spec["rule"] = spec["rule"].replace(
+            "exact Shapley values over channel bitmasks",
+            f"Shapley values estimated from {SHAPLEY_PERMUTATIONS:,} seeded random channel orders (too many "
+            f"channels for exact values, limit {EXACT_LIMIT})",
+        )
     result: dict[str, Any] = {**_table_facts(table), "channels": channel_rows(credit)}
     if credit.p_conversion is not None:
         result["p_conversion"] = credit.p_conversion

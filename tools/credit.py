@@ -47,6 +47,7 @@ class Credit:
         stage_effects: Markov with stages only: stage name -> removal effect.
         p_conversion: Markov only: P(conversion) of the fitted chain.
         notes: caveats specific to this model run.
+        approximate: Shapley above the exact limit: values estimated by permutation sampling.
     """
 
     model: str
@@ -57,6 +58,7 @@ class Credit:
     stage_effects: dict[str, float] = field(default_factory=dict)
     p_conversion: float | None = None
     notes: list[str] = field(default_factory=list)
+    approximate: bool = False
 
     @property
     def share(self) -> np.ndarray:
@@ -152,6 +154,7 @@ class ShapleyModel:
 
     def credit(self, conversions: np.ndarray, revenue: np.ndarray) -> Credit:
         credit = Credit("shapley", self.channels, self.values(conversions), self.values(revenue))
+        credit.approximate = not self.exact
         if not self.exact:
             credit.notes.append(
                 f"{len(self.players)} channels is above the exact limit of {EXACT_LIMIT}: Shapley values are "

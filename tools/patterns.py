@@ -287,7 +287,7 @@ def patterns(
     if hidden:
         notes.append(
             f"{hidden:,} frequent patterns omitted: each has exactly the customers and converters of a shorter "
-            "pattern it contains (include_redundant shows them)"
+            "pattern it contains (--include-redundant shows them)"
         )
     if empty:
         notes.append(f"{empty:,} customers converted on their first event (empty journey before conversion)")

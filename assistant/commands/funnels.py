@@ -88,6 +88,12 @@ def register(app: typer.Typer) -> None:
         rank_by: Annotated[
             RankChoice, typer.Option(help="lift (default), support, or difference (converter - non-converter support).")
         ] = "lift",
+        max_events: Annotated[
+            int, typer.Option(min=2, max=100, help="Each journey is read up to its first this many events.")
+        ] = 20,
+        include_redundant: Annotated[
+            bool, typer.Option(help="Also list patterns with the same counts as a shorter pattern they contain.")
+        ] = False,
         data: DataOpt = None,
         source_format: SourceFormatOpt = None,
         maps: MapOpt = None,
@@ -102,6 +108,13 @@ def register(app: typer.Typer) -> None:
 
         context = tool_context(settings_from_flags(data, source_format, maps, timezone, conversion))
         result = run_patterns(
-            context.dataset(), min_support, max_length, top=top, rank_by=rank_by, defaults=context.defaults
+            context.dataset(),
+            min_support,
+            max_length,
+            top=top,
+            rank_by=rank_by,
+            max_events=max_events,
+            include_redundant=include_redundant,
+            defaults=context.defaults,
         )
         emit(result, fmt)
