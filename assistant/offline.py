@@ -21,7 +21,7 @@ from assistant.arguments import fill_arguments
 from assistant.prompts import PROMPTS_DIR, render
 from assistant.providers import ProviderInfo
 from assistant.render import format_value
-from assistant.routing import Vocabulary, looks_like_pasted_stats, normalize
+from assistant.routing import Vocabulary, correct_event_typos, looks_like_pasted_stats, normalize
 from tools.context import ToolContext
 from tools.errors import JourneyError
 from tools.registry import ToolSpec, all_tools
@@ -38,6 +38,9 @@ MIN_SCORE = 0.22
 CONVERSION_BY_COLUMN = 0.5
 # Added to attribution's score when a question names two or more channels (a channel comparison).
 CHANNEL_COMPARISON = 0.4
+
+# Added to the pasted-funnel tool's score when stats were pasted earlier in the session (follow-up questions).
+PASTED_FOLLOW_UP = 0.3
 
 # Keyword rules per known tool name: (pattern, weight). Only rules of registered tools are used.
 KEYWORDS: dict[str, tuple[tuple[str, float], ...]] = {
@@ -72,6 +75,13 @@ KEYWORDS: dict[str, tuple[tuple[str, float], ...]] = {
         ),
         (r"\bbottleneck\b|\bfriction\b|\bbiggest drop\b|\bworst drop|\bleak(s|ing|iest)?\b", 0.6),
         (r"\bwhat would (improving|fixing)\b|\bworth (improving|fixing)\b", 0.4),
+        # "What should we do?" without pasted numbers: the data's biggest friction is where to start.
+        (
+            r"\bwhat (should|can|could) we (do|fix|change|work on|prioriti[sz]e)\b|\bquick wins?\b"
+            r"|\bhow (can|do|could|should) we (improve|increase|boost|raise) (our )?conversions?\b"
+            r"|\bwhere should we (start|focus)\b|\bwhat to (fix|improve) first\b",
+            0.6,
+        ),
     ),
     "time_to_convert": (
         (
@@ -229,13 +239,29 @@ class Router:
             return False
         return len({m.name for m in find_mentions(question, self.vocabulary, "channels")}) >= 2
 
-    def route(self, question: str) -> Route | None:
-        """The best tool and its arguments, or ``None`` when nothing fits well enough."""
+    def route(self, question: str, pasted_text: str | None = None) -> Route | None:
+        """The best tool and its arguments, or ``None`` when nothing fits well enough.
+
+        The pasted-funnel tool needs pasted stats: it gets a question that is stats, or a follow-up question
+        ("what are the quick wins?") when ``pasted_text`` holds stats pasted earlier in the session; otherwise
+        it is never chosen, so a question about what to do goes to the data's tools.
+        """
         pasted = next((name for name in self.specs if "pasted" in name), None)
         if pasted and looks_like_pasted_stats(question):
             spec = self.specs[pasted]
             return Route(pasted, fill_arguments(spec, question, self.vocabulary), 1.0, "pasted funnel stats")
         ranked = self.rank(question)
+        if pasted and pasted_text:
+            ranked = sorted(
+                ((name, score + PASTED_FOLLOW_UP if name == pasted else score) for name, score in ranked),
+                key=lambda item: -item[1],
+            )
+        if pasted and ranked and ranked[0][0] == pasted and ranked[0][1] >= MIN_SCORE and pasted_text:
+            arguments = fill_arguments(self.specs[pasted], question, self.vocabulary)
+            text_fields = [k for k, v in arguments.items() if v == question]
+            arguments.update(dict.fromkeys(text_fields, pasted_text))
+            return Route(pasted, arguments, ranked[0][1], "follow-up on the funnel stats pasted earlier")
+        ranked = [item for item in ranked if item[0] != pasted]
         if not ranked or ranked[0][1] < MIN_SCORE:
             return None
         name, score = ranked[0]
@@ -302,6 +328,15 @@ def render_answer(result: ToolResult, route: Route, max_rows: int = 10) -> str:
     return render(specific if (PROMPTS_DIR / specific).is_file() else "offline_answer.md.j2", **context).strip() + "\n"
 
 
+def _with_notes(answer: str, notes: list[str]) -> str:
+    """The answer with notes about how the question was read, right under its first line."""
+    if not notes:
+        return answer
+    head, _, rest = answer.partition("\n")
+    lines = "\n".join(f"_Note: {note}._" for note in notes)
+    return f"{head}\n\n{lines}\n{rest}"
+
+
 def _summary(description: str, width: int = 90) -> str:
     """The gist of a tool description: its first clause, at most ``width`` characters."""
     gist = re.split(r"\. |: | \(|; ", description, maxsplit=1)[0].rstrip(".")
@@ -324,6 +359,8 @@ class OfflineAssistant:
         self.result_rows = result_rows
         self._vocabulary = vocabulary
         self._router: Router | None = None
+        # The last funnel stats pasted in this session, for follow-up questions about them.
+        self.pasted_text: str | None = None
 
     @property
     def router(self) -> Router:
@@ -334,7 +371,8 @@ class OfflineAssistant:
         return self._router
 
     def reset(self) -> None:
-        """Nothing to forget: each offline question stands alone."""
+        """Forget the pasted stats; otherwise each offline question stands alone."""
+        self.pasted_text = None
 
     def capabilities(self) -> str:
         """What the offline mode can answer: each tool with two example questions."""
@@ -351,8 +389,15 @@ class OfflineAssistant:
         from assistant.agent import TurnHooks as Hooks
 
         hooks = hooks or Hooks()
-        route = self.router.route(question)
         label = "offline mode (no LLM)"
+        typos: list[str] = []
+        if looks_like_pasted_stats(question):
+            self.pasted_text = question
+            route = self.router.route(question)
+        else:
+            # "funnel from visit to purchse": read the close event name and say so, rather than ignore the word.
+            corrected, typos = correct_event_typos(question, self.router.vocabulary)
+            route = self.router.route(corrected, self.pasted_text)
         if route is None:
             notes = [f"{label}: no tool matched the question"]
             return finish_turn(question, self.capabilities(), OFFLINE, [], [], notes, verify=False)
@@ -374,11 +419,12 @@ class OfflineAssistant:
                 f"from your question: {exc}\n\nRephrase the question with those names, or run "
                 f"`journey {route.tool.replace('_', '-')} --help`."
             )
+            answer = _with_notes(answer, typos)
             return finish_turn(question, answer, OFFLINE, [record], [], [f"{label}: answered by tool {route.tool}"])
         record = ToolCallRecord(route.tool, route.arguments, time.perf_counter() - started)
         if hooks.on_tool_end:
             hooks.on_tool_end(record)
-        answer = render_answer(result, route, self.result_rows)
+        answer = _with_notes(render_answer(result, route, self.result_rows), typos)
         # The arguments were read from the question ("in February" -> until=2024-02-29): not claims to verify.
         asked = " ".join([question, *(format_value(k, v) for k, v in route.arguments.items())])
         return finish_turn(asked, answer, OFFLINE, [record], [result], [f"{label}: answered by tool {route.tool}"])

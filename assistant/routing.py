@@ -9,6 +9,7 @@ range), read from the loaded data. ``find_mentions`` finds those names in a ques
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -63,6 +64,11 @@ _NAMED_DATE = re.compile(
     r"\b(?:(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
     r"|(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?)\b(?:,?\s*(\d{4}))?"
 )
+
+
+# How close (difflib ratio) a word must be to an event name to be read as a misspelling of it: "purchse"
+# (0.93) and "singup" (0.83) are, "logic" vs "login" (0.80) is not.
+TYPO_CUTOFF = 0.82
 
 
 def looks_like_pasted_stats(text: str) -> bool:
@@ -194,6 +200,34 @@ def find_mentions(question: str, vocabulary: Vocabulary, kind: str) -> list[Ment
             found.append(Mention(spans[i][0], spans[i + width - 1][1], name))
     found.sort(key=lambda m: m.start)
     return found
+
+
+def event_typos(question: str, vocabulary: Vocabulary) -> list[tuple[str, str, str]]:
+    """Words of the question close to an event name (or its synonym) but not one, as ``(word, spelling, event)``.
+
+    "funnel from visit to purchse" -> ``[("purchse", "purchase", "purchase")]``. Words that already match a
+    name (with the light stemming of ``find_mentions``) and words under four letters are never typos.
+    """
+    pairs = vocabulary.phrases("events")
+    known = {token for phrase, _ in pairs for token in phrase}
+    singles = {phrase[0]: name for phrase, name in pairs if len(phrase) == 1}
+    out: list[tuple[str, str, str]] = []
+    for token in dict.fromkeys(_TOKEN.findall(question.lower())):
+        if len(token) < 4 or not token.isalpha() or inflections(token) & known:
+            continue
+        close = difflib.get_close_matches(token, list(singles), n=1, cutoff=TYPO_CUTOFF)
+        if close:
+            out.append((token, close[0], singles[close[0]]))
+    return out
+
+
+def correct_event_typos(question: str, vocabulary: Vocabulary) -> tuple[str, list[str]]:
+    """The question with misspelled event names replaced by the close match, and a note per replacement."""
+    notes = []
+    for word, spelling, event in event_typos(question, vocabulary):
+        question = re.sub(rf"\b{re.escape(word)}\b", spelling, question, flags=re.IGNORECASE)
+        notes.append(f"'{word}' is not an event in the data; read it as '{event}'")
+    return question, notes
 
 
 def preceded_by(question: str, mention: Mention, pattern: str) -> bool:

@@ -333,3 +333,51 @@ def test_counts_of_a_stage_and_channel_comparisons_are_routed() -> None:
         "what do customers from email and social say about pricing?": "feedback_search",
         "what leads to a purchase?": "paths",
     }
+
+
+def test_pasted_funnel_tool_needs_pasted_stats() -> None:
+    from assistant.offline import Router
+
+    router = Router(all_tools(), demo_vocabulary())
+    for question in ("what should we do to improve conversions?", "what are the quick wins?"):
+        route = router.route(question)
+        assert route is not None and route.tool == "friction", question
+    stats = "Visits: 10,000\nSignups: 1,200\nPaid: 90"
+    follow_up = router.route("what are the quick wins?", pasted_text=stats)
+    assert follow_up is not None and follow_up.tool == "analyze_pasted_funnel"
+    assert follow_up.arguments["text"] == stats
+
+
+def test_offline_chat_follow_up_uses_the_earlier_paste(demo_dataset: Any) -> None:
+    from assistant.offline import OfflineAssistant
+    from tools.context import ToolContext
+
+    assistant = OfflineAssistant(ToolContext.for_dataset(demo_dataset), all_tools())
+    assert assistant.ask("what should we do to improve conversions?").tool_calls[0]["name"] == "friction"
+    stats = "Visits: 10,000\nSignups: 1,200\nTrials: 400\nPaid: 90"
+    assert assistant.ask(stats).tool_calls[0]["name"] == "analyze_pasted_funnel"
+    turn = assistant.ask("what are the quick wins?")
+    assert turn.tool_calls[0]["name"] == "analyze_pasted_funnel"
+    assert turn.tool_calls[0]["arguments"]["text"] == stats
+    assistant.reset()
+    assert assistant.ask("what are the quick wins?").tool_calls[0]["name"] == "friction"
+
+
+def test_event_typos_are_read_as_the_close_event_with_a_note(demo_dataset: Any) -> None:
+    from assistant.offline import OfflineAssistant
+    from assistant.routing import correct_event_typos, event_typos
+    from tools.context import ToolContext
+
+    vocabulary = demo_vocabulary()
+    assert event_typos("show me the funnel from visit to purchse", vocabulary) == [("purchse", "purchase", "purchase")]
+    # Real words and inflections are not typos ("logic" is not "login", "signed up" is a signup).
+    assert event_typos("what logic do visitors who signed up and purchased follow?", vocabulary) == []
+    corrected, notes = correct_event_typos("funnel from singup to purchase", vocabulary)
+    assert corrected == "funnel from signup to purchase"
+    assert notes == ["'singup' is not an event in the data; read it as 'signup'"]
+
+    assistant = OfflineAssistant(ToolContext.for_dataset(demo_dataset), all_tools())
+    turn = assistant.ask("show me the funnel from pricing to purchse")
+    assert turn.tool_calls[0]["name"] == "funnel"
+    assert turn.tool_calls[0]["arguments"]["steps"] == ["pricing", "demo", "purchase"]
+    assert "'purchse' is not an event in the data; read it as 'purchase'" in turn.answer

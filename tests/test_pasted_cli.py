@@ -86,3 +86,11 @@ def test_errors_are_one_line(args: list[str], stdin: str | None, message: str) -
     assert out.stderr.count("\n") == 1 and out.stderr.startswith("error: ")
     assert message in out.stderr
     assert out.stdout == ""
+
+
+def test_a_single_pasted_stage_is_one_error_line() -> None:
+    out = runner.invoke(app, ["analyze-funnel", "-"], input="Visits: 10,000\n", catch_exceptions=False)
+    assert out.exit_code == 2
+    lines = [line for line in out.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: only one funnel stage found")
+    assert "Visits → Visits" not in out.output

@@ -347,3 +347,19 @@ def test_nothing_is_dropped_silently(lines: list[str]) -> None:
     for number, line in enumerate(text.split("\n"), start=1):
         if line.strip():
             assert number in used or any(line.strip() in s.text for s in parsed.stages), line
+
+
+def test_a_number_followed_by_stray_words_is_not_a_stage() -> None:
+    text = "Visits - 10,000/week\nSignups - 5,000/month (12%)\nPaid - 90 (7.5%)\nfoo bar 77 baz"
+    parsed = parse_funnel_text(text)
+    assert [s.name for s in parsed.stages] == ["Visits", "Signups", "Paid"]
+    assert [(u.line, u.text) for u in parsed.unparsed] == [(4, "foo bar 77 baz")]
+    assert "not a unit or period" in parsed.unparsed[0].reason
+    # Units, periods and plural words after the count still make a stage on such a line.
+    kept = parse_funnel_text("Visits 10k this month\nTrials 1,500 started\nPaid 90 customers\nDemo 40 booked")
+    assert [(s.name, s.count.value if s.count else None) for s in kept.stages] == [
+        ("Visits", 10_000),
+        ("Trials", 1_500),
+        ("Paid", 90),
+        ("Demo", 40),
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -162,6 +163,22 @@ def test_any_text_gives_an_analysis_or_one_clear_data_error(text: str) -> None:
     try:
         result = analyse_pasted_funnel(text)
     except DataError as exc:
-        assert "no funnel stages found" in str(exc)
+        assert "no funnel stages found" in str(exc) or "only one funnel stage found" in str(exc)
     else:
         json.dumps(result.model_dump(mode="json"))  # the --format json contract holds for any input
+
+
+def test_a_single_stage_is_one_clear_data_error() -> None:
+    with pytest.raises(DataError, match=r"only one funnel stage found.*at least two stages"):
+        analyse_pasted_funnel("Visits: 10,000")
+
+
+def test_transitions_that_lose_nobody_are_not_friction() -> None:
+    result = analyse_pasted_funnel("Visits 10k → Signups 1.2k → Trials 1,500 → Paid 90")
+    text = json.dumps(result.model_dump(mode="json"), ensure_ascii=False)
+    assert "Signups → Trials" in text  # still shown as a transition (and warned about)
+    for key, rows in result.tables().items():
+        for row in rows:
+            if row.get("transition") == "Signups → Trials" or row.get("friction") == "Signups → Trials":
+                assert key not in ("friction", "friction_points", "what_if", "top_issues"), (key, row)
+    assert re.search(r"(?<![\d,])0 people lost", text) is None  # "8,800 people lost" is fine

@@ -144,7 +144,7 @@ def analyse_pasted_funnel(
         value_per_customer: value of one final-stage customer; when absent, a pasted ACV/AOV/LTV is used.
 
     Raises:
-        DataError: nothing in the text could be read as a stage with a number.
+        DataError: fewer than two stages with a number could be read from the text.
         ArgumentError: improvement outside (0, 1], or a target naming no stage.
     """
     if not 0 < improvement <= 1:
@@ -159,6 +159,13 @@ def analyse_pasted_funnel(
         raise DataError(
             "no funnel stages found in the pasted text; paste one stage per line such as 'Visits: 10,000' "
             "or an arrow chain 'Visits 10,000 → Signups 1,200'" + (f" — {reasons}" if reasons else "")
+        )
+    if len(parsed.stages) < 2:
+        # One stage has no transition to diagnose: a report would read "Visits → Visits: 100% overall".
+        only = parsed.stages[0]
+        raise DataError(
+            f"only one funnel stage found in the pasted text ({only.name!r}, line {only.line}); a funnel needs at "
+            "least two stages with counts, e.g. 'Visits: 10,000' and 'Signups: 1,200' on separate lines"
         )
     notes: list[str] = []
     value_source = "argument" if value_per_customer is not None else None

@@ -115,6 +115,7 @@ class _Piece:
     metrics: list[Metric]
     indent: int = 0
     leftovers: list[str] = field(default_factory=list)
+    rejected: str | None = None  # why a line with a number is not a stage (kept out of the funnel)
 
 
 # ------------------------------------------------------------------------------------------- lines, segments
@@ -122,24 +123,56 @@ class _Piece:
 
 def _split_label(text: str) -> tuple[str | None, str]:
     """``"Awareness: 10,000 visitors"`` -> ``("Awareness", "10,000 visitors")``; else ``(None, text)``."""
+    label, rest, _ = _split_label_how(text)
+    return label, rest
+
+
+def _split_label_how(text: str) -> tuple[str | None, str, str]:
+    """``_split_label`` plus how the label was found: ``colon``, ``dash``, ``lead`` (words then a number), ``""``."""
     colon = re.match(r"^(?P<label>[^:]{1,60}?)\s*:\s*(?P<rest>.*)$", text)
     if colon and re.search(r"[A-Za-z]", colon.group("label")) and not NUMBER.fullmatch(colon.group("label")):
-        return colon.group("label").strip(), colon.group("rest")
+        return colon.group("label").strip(), colon.group("rest"), "colon"
     dash = re.match(r"^(?P<label>[^\d$€£¥]{1,60}?)\s+[-–—]\s+(?P<rest>.*\d.*)$", text)
     if dash:
-        return dash.group("label").strip(), dash.group("rest")
+        return dash.group("label").strip(), dash.group("rest"), "dash"
     lead = re.match(r"^(?P<label>[A-Za-z][^\d$€£¥~≈]*?)\s*(?P<rest>[~≈]?\s*[$€£¥(\[]?\s*\d.*)$", text)
     if lead:
         label = lead.group("label").strip(" -–—(")
         noise = label.lower() in _LABEL_NOISE or CURRENCY_BEFORE.search(" " + label)
         if label and not noise and not (AVERAGE.fullmatch(label) or VALUE_WORDS.search(label)):
-            return label, lead.group("rest")
-    return None, text
+            return label, lead.group("rest"), "lead"
+    return None, text, ""
 
 
-def _parse_piece(text: str, line: int, style: NumberStyle, indent: int = 0) -> _Piece:
+# Words that may follow a stage's count on a line with no ':' or ' - ' ("Paid 90 customers", "Visits 10k this
+# month"): periods, and plural or past-tense words (people, actions). Anything else ("foo bar 77 baz") makes
+# the line prose, not a stage.
+_UNIT_LIKE = re.compile(
+    r"^(?:people|staff|per|total|new|unique|paid|active|this|last|each|every|a|an|in|the|so|far|approx\w*"
+    r"|about|roughly|around|day|week|month|quarter|year|daily|weekly|monthly|quarterly|yearly|annually"
+    r"|wk|mo|mth|qtr|yr|d|w|q\d|\w{2,}s|\w{2,}ed)$",
+    re.IGNORECASE,
+)
+
+
+def _stray_words(rest: str) -> str | None:
+    """The words right after the first number of ``rest`` when none of them reads as a unit or period."""
+    match = NUMBER.search(rest)
+    if match is None:
+        return None
+    after = re.split(r"[(\[;,|/]", rest[match.end() :], maxsplit=1)[0]
+    words = re.findall(r"[A-Za-z][A-Za-z'-]*", after)
+    if not words or any(_UNIT_LIKE.match(word) for word in words):
+        return None
+    return " ".join(words)
+
+
+def _parse_piece(text: str, line: int, style: NumberStyle, indent: int = 0, line_shape: bool = False) -> _Piece:
     body = _BULLET.sub("", text, count=1).strip()
-    label, rest = _split_label(body)
+    label, rest, how = _split_label_how(body)
+    if line_shape and how == "lead" and (stray := _stray_words(rest)):
+        reason = f"the number is followed by {stray!r}, not a unit or period; not read as a stage"
+        return _Piece(line=line, text=text.strip(), label=label, metrics=[], indent=indent, rejected=reason)
     metrics: list[Metric] = []
     leftovers: list[str] = []
     for fragment in _FRAGMENT_SPLIT.split(rest):
@@ -324,7 +357,7 @@ def parse_funnel_text(text: str) -> ParsedFunnel:
             pieces.extend(_chain_pieces(segments, number, style, unparsed))
         else:
             indent = len(line) - len(line.lstrip())
-            piece = _parse_piece(line, number, style, indent)
+            piece = _parse_piece(line, number, style, indent, line_shape=True)
             if piece.metrics:
                 shapes.add("list")
             pieces.append(piece)
@@ -381,6 +414,9 @@ def _assemble(pieces: list[_Piece], unparsed: list[Unparsed]) -> tuple[list[Stag
     funnel_metrics: list[Metric] = []
     pending_label: _Piece | None = None
     for piece in pieces:
+        if piece.rejected:
+            unparsed.append(Unparsed(piece.line, piece.text, piece.rejected))
+            continue
         if piece.metrics:
             for leftover in piece.leftovers:
                 unparsed.append(Unparsed(piece.line, leftover, "no number in this part; kept only as a comment"))

@@ -47,7 +47,8 @@ def what_if(model: FunnelModel) -> list[Scenario]:
     out: list[Scenario] = []
     imp = model.improvement
     for t in model.transitions:
-        if t.rate is None or t.from_count is None:
+        if t.rate is None or t.from_count is None or t.rate >= 1:
+            # A transition that loses nobody (the next stage is as large or larger) has nothing to recover.
             continue
         down = model.downstream(t.index + 1)
         base = t.rate
