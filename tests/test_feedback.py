@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -336,3 +337,18 @@ def test_search_with_an_unknown_stage_or_channel_names_the_known_ones(
     # A known stage that the other filters empty is not an error, only a note.
     empty = search_feedback(source, "x", stage="demo", sentiment="positive")
     assert empty.result["matches"] == [] and "no feedback matches" in empty.notes[0]
+
+
+def test_merge_similar_joins_clusters_with_alike_centres() -> None:
+    from tools.themes import merge_similar
+
+    rng = np.random.default_rng(3)
+    base = np.eye(8)
+    # Clusters 0 and 1 are paraphrases (centres ~0.9 alike); cluster 2 is another topic (orthogonal).
+    centres = [base[0], 0.9 * base[0] + 0.44 * base[1], base[2]]
+    vectors = np.vstack([c + 0.05 * rng.standard_normal((10, 8)) for c in centres])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    labels = np.repeat([2, 0, 1], 10)  # any label numbering
+    merged = merge_similar(vectors, labels, similarity=0.6)
+    assert merged[:10].tolist() == [0] * 10 and merged[10:20].tolist() == [0] * 10 and set(merged[20:]) == {1}
+    assert merge_similar(vectors, labels, similarity=0.99).tolist() == labels.tolist()  # nothing alike enough

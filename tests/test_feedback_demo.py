@@ -86,13 +86,16 @@ def test_demo_minilm_themes_separate_topics(
     truth = topics.loc[[r["id"] for r in records]].to_numpy()
     labels = cluster(np.vstack([r["vector"] for r in records]), k="auto", seed=7).labels
     purity = sum(np.unique(truth[labels == c], return_counts=True)[1].max() for c in set(labels)) / len(labels)
-    assert purity >= 0.7  # measured 0.81 (k = 10); ARI 0.34
-    assert adjusted_rand_score(truth, labels) >= 0.25
+    assert purity >= 0.7  # measured 0.81 (10 k-means clusters merged into 8)
+    assert adjusted_rand_score(truth, labels) >= 0.4  # measured 0.49 (0.34 before merging similar clusters)
     demo_clusters = [c for c in set(labels) if np.mean(truth[labels == c] == "demo_scheduling") >= 0.9]
     assert demo_clusters  # the demo-scheduling complaints form a theme of their own
     summary = summarize_feedback(source, by="theme")
     demo_theme = next(t for t in summary.result["themes"] if t["main_stage"] == "demo")
     assert "demo" in demo_theme["top_terms"] and demo_theme["negative_share"] > 0.5
+    # The memo's "main complaint" at demo: the paraphrased scheduling complaints are one theme, the largest.
+    complaints = summarize_feedback(source, by="stage", stage="demo", sentiment="negative").result["themes"]
+    assert "demo" in complaints[0]["top_terms"] and complaints[0]["share"] >= 0.5
     for query, topic in QUERIES.items():
         matches = search_feedback(source, query, top=10).result["matches"]
         assert np.mean([topics[m["id"]] == topic for m in matches]) >= 0.8

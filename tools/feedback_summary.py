@@ -82,7 +82,7 @@ def theme_rows(
 
     A seeded sample of at most ``max_texts`` records is clustered; sizes and shares are scaled to all records.
     """
-    from tools.themes import find_themes
+    from tools.themes import MERGE_SIMILARITY, find_themes
 
     notes: list[str] = []
     ids = [rid for rid, _ in records]
@@ -127,7 +127,10 @@ def theme_rows(
     info = {
         "method": "k-means on unit sentence vectors (cosine); terms by class-based TF-IDF; quotes nearest the centroid",
         "k": clustering.k,
-        "k_chosen_by": "given" if k != "auto" else "best cosine silhouette over k = 2..10",
+        "k_chosen_by": "given"
+        if k != "auto"
+        else f"best cosine silhouette over k = 2..10 ({clustering.clusters_before_merge} clusters), then clusters "
+        f"whose centres are alike (average-linkage cosine >= {MERGE_SIMILARITY}) merged",
         "silhouette": None if math.isnan(clustering.silhouette) else round(clustering.silhouette, 4),
         "texts_clustered": len(fetched),
         "seed": seed,
