@@ -17,6 +17,7 @@ from tools.result import ToolResult
 OutputFormat = Literal["table", "json", "csv", "markdown"]
 _PERCENT_HINTS = (
     "share",
+    "converted_by_day",
     "rate",
     "conversion",
     "support",
@@ -56,7 +57,7 @@ def format_value(key: str, value: Any) -> str:
             return f"{value:.1f}%"
         if _is_percent(key) and (-1.0 <= value <= 1.0 or _is_relative_change(key)):
             return f"{value * 100:.1f}%"
-        if abs(value) >= 1000:
+        if abs(value) >= 1000 or (value.is_integer() and value != 0):  # whole numbers (counts) without ".00"
             return f"{value:,.0f}"
         return f"{value:.3g}" if abs(value) < 1 else f"{value:,.2f}"
     if isinstance(value, (datetime, date)):

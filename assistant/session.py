@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.config import Settings, load_settings
 from tools.context import ToolContext
-from tools.errors import ConfigError
+from tools.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from tools.feedback_store import FeedbackSource
@@ -70,6 +70,14 @@ def load_dataset(settings: Settings) -> Any:
         timezone=settings.data.timezone,
         con=con,
     )
+
+
+def require_feedback_file(path: str | None) -> str | None:
+    """A ``--feedback`` file the person named must exist (a configured default may be absent: see
+    ``tools.feedback.ensure_indexed``); globs are resolved later."""
+    if path and not any(ch in path for ch in "*?[") and not Path(path).exists():
+        raise DataError(f"feedback file {path!r} does not exist; fix --feedback or drop it")
+    return path
 
 
 def feedback_source(

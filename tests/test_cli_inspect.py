@@ -113,3 +113,6 @@ def test_percentages_are_rendered_by_their_unit() -> None:
     assert format_value("change_vs_last_week_pct", 3.85) == "3.9%"
     assert format_value("conversions", 0.5) == "0.5"  # a (fractional) count, not 50%
     assert format_value("effect_pp", 0.5) == "0.5"
+    assert format_value("converted_by_day_7", 0.0438) == "4.4%"
+    assert format_value("this_week", 875.0) == "875"  # a count stored as a float has no ".00"
+    assert format_value("trailing_avg", 789.75) == "789.75"

@@ -95,3 +95,4 @@ def test_funnel_by_segment_when_segments_exist(demo_dataset: Any) -> None:
         pytest.skip("tools.segments.with_segments is not available yet")
     result = funnel(demo_dataset, by="segment")
     assert len({r["value"] for r in result.result["breakdown"]}) >= 2
+    assert "k by silhouette, seed 7" in result.definition["segments"]  # how the segments were made

@@ -174,6 +174,10 @@ def funnel_definition(dataset: Dataset, query: FunnelQuery) -> dict[str, Any]:
         "breakdown_value": f"the value on the step-1 event of the customer's best chain; missing = {NO_VALUE!r}"
         if query.by
         else None,
+        "segments": "a 'segment' column of the data when it has one; else the behavioural segments of "
+        "`journey segments` with its defaults (k by silhouette, seed 7, the configured stages and conversion)"
+        if query.by == "segment"
+        else None,
         "since": query.since.isoformat() if query.since else None,
         "until_exclusive": query.until.isoformat() if query.until else None,
         "date_filter": "applies to the step-1 event that starts a chain; later steps may fall after --until",

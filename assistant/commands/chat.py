@@ -38,7 +38,7 @@ def session(
     provider: str | None,
 ) -> tuple[Settings, ToolContext]:
     """Settings from the flags, and a tool context with the event data and the feedback store."""
-    from assistant.session import settings_from_flags, tool_context
+    from assistant.session import require_feedback_file, settings_from_flags, tool_context
 
     settings = settings_from_flags(
         data,
@@ -46,7 +46,7 @@ def session(
         maps,
         timezone,
         conversion,
-        more={"feedback.path": feedback, "llm.provider": provider},
+        more={"feedback.path": require_feedback_file(feedback), "llm.provider": provider},
     )
     return settings, tool_context(settings)
 

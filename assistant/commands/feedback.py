@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from assistant.options import DataOpt, FeedbackOpt, FormatOpt, MapOpt, SourceFormatOpt, StoreOpt, TimezoneOpt
-from assistant.session import feedback_source, parse_maps
+from assistant.session import feedback_source, parse_maps, require_feedback_file
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
         from assistant.render import emit
         from tools.feedback import ensure_indexed, search_feedback
 
-        source = feedback_source(_settings(store, embedding), path=feedback)
+        source = feedback_source(_settings(store, embedding), path=require_feedback_file(feedback))
         ensure_indexed(source)
         emit(search_feedback(source, query, top=top, stage=stage, sentiment=sentiment, channel=channel), fmt)
 
@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
         from tools.feedback import ensure_indexed, summarize_feedback
 
         settings = _settings(store, embedding)
-        source = feedback_source(settings, path=feedback)
+        source = feedback_source(settings, path=require_feedback_file(feedback))
         ensure_indexed(source)
         result = summarize_feedback(
             source,
