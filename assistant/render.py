@@ -151,7 +151,7 @@ def print_table(result: ToolResult, console: Any = None, max_rows: int = 50) -> 
             for key, item in value.items():
                 block.add_row(str(key), format_value(str(key), item))
             console.print(block)
-    for name, rows in result.tables().items():
+    for position, (name, rows) in enumerate(result.tables().items()):
         columns: list[str] = []
         for row in rows:
             columns.extend(k for k in row if k not in columns)
@@ -164,7 +164,8 @@ def print_table(result: ToolResult, console: Any = None, max_rows: int = 50) -> 
             table.add_row(*(format_value(c, row.get(c)) for c in columns))
         console.print(table)
         if len(rows) > max_rows:
-            console.print(f"[dim]… {len(rows) - max_rows} more rows (use --format csv for all)[/dim]")
+            every = "--format csv" if position == 0 else "--format json"  # csv holds the first table only
+            console.print(f"[dim]… {len(rows) - max_rows} more rows (use {every} for all)[/dim]")
     for note in result.notes:
         console.print(f"[yellow]•[/yellow] {note}")
     shown = {k: v for k, v in result.definition.items() if not isinstance(v, dict)}
@@ -181,6 +182,9 @@ def emit(result: ToolResult, fmt: OutputFormat = "table", console: Any = None) -
         sys.stdout.write(to_json(result) + "\n")
     elif fmt == "csv":
         sys.stdout.write(to_csv(result))
+        others = list(result.tables())[1:]
+        if others:  # on stderr, so the CSV stays clean for a pipe
+            sys.stderr.write(f"csv holds the first table; {', '.join(others)}: use --format json\n")
     elif fmt == "markdown":
         sys.stdout.write(to_markdown(result))
     else:

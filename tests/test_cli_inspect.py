@@ -116,3 +116,18 @@ def test_percentages_are_rendered_by_their_unit() -> None:
     assert format_value("converted_by_day_7", 0.0438) == "4.4%"
     assert format_value("this_week", 875.0) == "875"  # a count stored as a float has no ".00"
     assert format_value("trailing_avg", 789.75) == "789.75"
+
+
+def test_csv_writes_the_first_table_and_names_the_others_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant.render import emit
+    from tools.result import ToolResult
+
+    result = ToolResult(
+        tool="x",
+        definition={},
+        result={"steps": [{"step": "visit", "customers": 3}], "breakdown": [{"value": "email", "customers": 2}]},
+    )
+    emit(result, "csv")
+    out, err = capsys.readouterr()
+    assert out == "step,customers\nvisit,3\n"
+    assert err == "csv holds the first table; breakdown: use --format json\n"

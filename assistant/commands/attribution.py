@@ -18,7 +18,8 @@ def register(app: typer.Typer) -> None:
     def attribution(
         model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "markov",
         order: Annotated[
-            int | None, typer.Option(help="Markov order K (1..4; default: \\[attribution] markov_order).")
+            int | None,
+            typer.Option(min=1, max=4, help="Markov order K (1..4; default: \\[attribution] markov_order)."),
         ] = None,
         lookback: Annotated[
             str | None, typer.Option(help="Lookback before a conversion, e.g. 30d (default: \\[attribution] lookback).")
