@@ -188,6 +188,10 @@ def test_bad_collection_name_and_empty_store(source: FeedbackSource) -> None:
         open_store(FeedbackSource(store=source.store, collection="x", embedding="hashing"))
     with pytest.raises(StoreError, match="journey feedback index"):
         search_feedback(source, "anything")
+    missing = Path(str(source.store)) / "typo"
+    with pytest.raises(StoreError, match="is empty"):
+        summarize_feedback(FeedbackSource(store=missing, embedding="hashing"))
+    assert not missing.exists()  # reading never creates a store
 
 
 def test_search_filters(source: FeedbackSource, feedback_csv: Path) -> None:

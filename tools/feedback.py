@@ -283,8 +283,11 @@ def ensure_indexed(source: FeedbackSource, dataset: Dataset | Callable[[], Datas
 
 
 def _open_nonempty(source: FeedbackSource) -> Any:
-    store = open_store(source)
-    if store.count() == 0:
+    from pathlib import Path
+
+    # Reading never creates a store: a mistyped --store must not leave an empty folder behind.
+    store = open_store(source) if Path(source.store).exists() else None
+    if store is None or store.count() == 0:
         raise StoreError(
             f"the feedback store {str(source.store)!r} (collection {source.collection!r}) is empty; "
             "run `journey feedback index FILE` first (or pass --feedback FILE)"
