@@ -212,8 +212,12 @@ def _separate_reused_ids(store: Any, frame: Any, present: set[str]) -> tuple[Any
     if not candidates.any():
         return frame, 0
     stored = store.metadata_of(frame.loc[candidates, "id"].tolist())
+    # Records stored before fingerprints were kept are compared by their text: fetched in one call.
+    legacy = [rid for rid, meta in stored.items() if "fp" not in meta]
+    documents = {r["id"]: r["document"] for r in store.fetch(legacy, embeddings=False)} if legacy else {}
     differs = [
-        not _same_content(row, stored.get(row.id), store) for row in frame.loc[candidates].itertuples(index=False)
+        not _same_content(row, stored.get(row.id), documents.get(row.id))
+        for row in frame.loc[candidates].itertuples(index=False)
     ]
     changed = frame.loc[candidates].index[differs]
     if len(changed):
@@ -222,20 +226,17 @@ def _separate_reused_ids(store: Any, frame: Any, present: set[str]) -> tuple[Any
     return frame, len(changed)
 
 
-def _same_content(row: Any, metadata: dict[str, Any] | None, store: Any) -> bool:
-    """Whether the stored record with ``row``'s id holds the same feedback as ``row``."""
+def _same_content(row: Any, metadata: dict[str, Any] | None, document: str | None) -> bool:
+    """Whether the stored record with ``row``'s id (its metadata and, without a fingerprint, its text) holds the
+    same feedback as ``row``."""
     if metadata is None:
         return True
     if "fp" in metadata:
         return bool(metadata["fp"] == row.fingerprint)
-    # Stored before fingerprints were kept: compare what was stored (customer and redacted text).
     from tools.redact import redact
 
     customer = row.customer_id if isinstance(row.customer_id, str) else None
-    if metadata.get("customer_id") != customer:
-        return False
-    documents = store.fetch([row.id], embeddings=False)
-    return bool(documents and documents[0]["document"] == redact(row.text))
+    return metadata.get("customer_id") == customer and document == redact(row.text)
 
 
 def _load(path: str, source: FeedbackSource, dataset: Dataset | Callable[[], Dataset] | None) -> Any:

@@ -86,15 +86,14 @@ def register(app: typer.Typer) -> None:
         fmt: FormatOpt = "table",
     ) -> None:
         """Weekly insight memo: what changed, whether it is real, and what to do (Markdown + HTML)."""
-        from assistant.errors import ArgumentError, DataError
+        from assistant.errors import ArgumentError
         from assistant.memo import build_memo, memo_paths, weeks_since_last, write_memo
         from assistant.reco_ledger import RecommendationLedger
         from assistant.render import emit
-        from assistant.session import settings_from_flags, tool_context
+        from assistant.session import require_feedback_file, settings_from_flags, tool_context
         from tools.weeks import IsoWeek
 
-        if feedback and not Path(feedback).exists():
-            raise DataError(f"feedback file {feedback!r} does not exist; fix --feedback or drop it")
+        require_feedback_file(feedback)
         if since_last and (week or out):
             raise ArgumentError("--since-last picks the weeks itself; drop --week and --out (memos go to the out dir)")
         if out is not None:
